@@ -1,0 +1,115 @@
+#include "agent/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util/cleanup.h"
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen_address, sizeof(c->listen_address), "127.0.0.1");
+	c->port = 7447;
+	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/sanpool");
+	c->log_level = LOG_LVL_INFO;
+	c->task_workers = 4;
+	c->host_id = 1;
+	c->max_body_bytes = 64 * 1024;
+	c->bootstrap_default = false;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_int(const char *v, long min, long max, long *ret)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *v == '\0' || *end != '\0' || n < min || n > max)
+		return -EINVAL;
+	*ret = n;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+		*ret = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_key(struct config *c, const char *key, const char *v)
+{
+	long n;
+	int r = 0;
+
+	if (strcmp(key, "listen_address") == 0) {
+		if (strlen(v) >= sizeof(c->listen_address))
+			return -EINVAL;
+		snprintf(c->listen_address, sizeof(c->listen_address), "%s", v);
+	} else if (strcmp(key, "port") == 0) {
+		if ((r = parse_int(v, 0, 65535, &n)) == 0)
+			c->port = (int)n;
+	} else if (strcmp(key, "data_dir") == 0) {
+		if (strlen(v) == 0 || strlen(v) >= sizeof(c->data_dir) - 200)
+			return -EINVAL;
+		snprintf(c->data_dir, sizeof(c->data_dir), "%s", v);
+	} else if (strcmp(key, "log_level") == 0) {
+		r = log_level_from_string(v, &c->log_level);
+	} else if (strcmp(key, "task_workers") == 0) {
+		if ((r = parse_int(v, 1, 64, &n)) == 0)
+			c->task_workers = (int)n;
+	} else if (strcmp(key, "host_id") == 0) {
+		if ((r = parse_int(v, 1, 2000, &n)) == 0)
+			c->host_id = (int)n;
+	} else if (strcmp(key, "max_body_bytes") == 0) {
+		if ((r = parse_int(v, 1024, 16 * 1024 * 1024, &n)) == 0)
+			c->max_body_bytes = (size_t)n;
+	} else if (strcmp(key, "bootstrap_default") == 0) {
+		r = parse_bool(v, &c->bootstrap_default);
+	} else {
+		return -ENOENT;
+	}
+	return r;
+}
+
+int config_load(const char *path, struct config *c)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[4096];
+	int lineno = 0;
+
+	if (!f)
+		return log_error_errno(-errno, "cannot open config %s: %m", path);
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq)
+			return log_error_errno(-EINVAL, "%s:%d: expected key = value", path, lineno);
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		int r = set_key(c, key, value);
+		if (r == -ENOENT)
+			return log_error_errno(-EINVAL, "%s:%d: unknown key %s", path, lineno, key);
+		if (r < 0)
+			return log_error_errno(-EINVAL, "%s:%d: invalid value for %s: %s", path, lineno, key, value);
+	}
+	return 0;
+}

@@ -1,0 +1,128 @@
+/* sanpoold: the per-host storage agent. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "api/http.h"
+#include "lib/ops.h"
+#include "lib/store.h"
+#include "lib/task.h"
+#include "lib/util/error.h"
+#include "lib/util/log.h"
+
+static void usage(void)
+{
+	printf("Usage: sanpoold [--config FILE] [--list-routes] [--version]\n"
+	       "  --config FILE   read settings from FILE (default: built-in defaults,\n"
+	       "                  see packaging/sanpoold.conf for every key)\n"
+	       "  --list-routes   print the REST API routes and exit\n");
+}
+
+static int bootstrap(const struct config *cfg)
+{
+	char pool[UUID_STR_LEN], domain[UUID_STR_LEN];
+
+	if (!cfg->bootstrap_default || store_pool_count() > 0)
+		return 0;
+	if (store_pool_create("default", "local", NULL, pool, domain) < 0)
+		return log_error_errno(sp_error_last()->code, "cannot create the default pool: %s",
+				       sp_error_last()->message);
+	log_info("created default pool %s with local file domain %s under %s", pool, domain, cfg->data_dir);
+	return 0;
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "list-routes", no_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t start = now_ms();
+	const char *config_path = NULL;
+	struct config cfg;
+	char hostname[256] = "localhost";
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'r': api_print_routes(); return 0;
+		case 'V': printf("sanpoold %s\n", SANPOOL_VERSION); return 0;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	config_defaults(&cfg);
+	if (config_path && config_load(config_path, &cfg) < 0)
+		return 1;
+	log_set_level(cfg.log_level);
+	if (cfg.data_dir[0] != '/') {
+		/* paths reported by the API and written into images are absolute */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || strlen(cwd) + strlen(cfg.data_dir) + 2 > sizeof(cfg.data_dir) - 200)
+			return log_error_errno(-ENAMETOOLONG, "cannot resolve data_dir %s", cfg.data_dir), 1;
+		memmove(cfg.data_dir + strlen(cwd) + 1, cfg.data_dir, strlen(cfg.data_dir) + 1);
+		memcpy(cfg.data_dir, cwd, strlen(cwd));
+		cfg.data_dir[strlen(cwd)] = '/';
+	}
+	gethostname(hostname, sizeof(hostname) - 1);
+
+	/* signals are taken by sigwait in this thread only: block them before any thread starts */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0)
+		return 1;
+	ops_recover_all();
+	if (task_runner_start(cfg.task_workers) < 0)
+		return log_error_errno(-EAGAIN, "cannot start task workers"), 1;
+
+	struct api_config api = {
+		.address = cfg.listen_address,
+		.port = cfg.port,
+		.max_body_bytes = cfg.max_body_bytes,
+		.host_id = cfg.host_id,
+		.hostname = hostname,
+		.started_ms = start,
+	};
+	if (api_start(&api) < 0)
+		return 1;
+	log_info("sanpoold %s ready in %lld ms: API on http://%s:%d/v1 (data in %s)", SANPOOL_VERSION,
+		 (long long)(now_ms() - start), cfg.listen_address, api_port(), cfg.data_dir);
+	sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", cfg.listen_address, api_port());
+
+	int sig = wait_for_signal();
+	log_info("received %s: shutting down", strsignal(sig));
+	sd_notify(0, "STOPPING=1");
+	api_stop();
+	task_runner_stop();
+	store_close();
+	log_info("stopped");
+	return 0;
+}

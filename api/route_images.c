@@ -1,0 +1,187 @@
+/* /v1/domains/{domain}/images/...: images, their volumes and snapshots,
+ * templates, clones, copies and growth. */
+#include <microhttpd.h>
+#include <string.h>
+
+#include "api/body.h"
+#include "api/route.h"
+#include "lib/ops.h"
+#include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+
+#define DOMAIN req->params[0]
+#define IMAGE req->params[1]
+#define VOLUME req->params[2]
+
+static void list_images(const struct request *req, struct response *res)
+{
+	reply_found(res, store_images_json(DOMAIN));
+}
+
+static void get_image(const struct request *req, struct response *res)
+{
+	reply_found(res, store_image_json(DOMAIN, IMAGE));
+}
+
+static void create_image(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = {
+		{ "name", FIELD_NAME, false },
+		{ "format", FIELD_STRING, true },
+		{ "allocation", FIELD_STRING, false },
+		{ "capacity", FIELD_INT, true },
+	};
+	struct image_create_req c = { .domain = DOMAIN, .alloc = VOL_ALLOC_SPARSE };
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+
+	if (r == 0 && vol_format_parse(body_str(req->body, "format"), &c.format) < 0)
+		r = sp_bad_field("format", "format must be raw or qcow2");
+	if (r == 0 && body_str(req->body, "allocation") &&
+	    vol_alloc_parse(body_str(req->body, "allocation"), &c.alloc) < 0)
+		r = sp_bad_field("allocation", "allocation must be sparse or preallocated");
+	if (r == 0 && body_int(req->body, "capacity", 0) < 0)
+		r = sp_bad_field("capacity", "capacity must be a positive number of bytes");
+	if (r == 0) {
+		c.name = body_str(req->body, "name") ? body_str(req->body, "name") : "";
+		c.capacity = (uint64_t)body_int(req->body, "capacity", 0);
+		r = op_image_create(&c, &body);
+	}
+	reply_task(res, r, body);
+}
+
+static void delete_image(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = op_image_delete(DOMAIN, IMAGE, &body);
+	reply_task(res, r, body);
+}
+
+static void list_volumes(const struct request *req, struct response *res)
+{
+	reply_found(res, store_volumes_json(DOMAIN, IMAGE));
+}
+
+static void get_volume(const struct request *req, struct response *res)
+{
+	reply_found(res, store_volume_json(DOMAIN, IMAGE, VOLUME));
+}
+
+static void delete_volume(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = op_volume_delete(DOMAIN, IMAGE, VOLUME, &body);
+	reply_task(res, r, body);
+}
+
+/* The whole chain a VM reads, base first: a clone's starts in its template. */
+static void list_snapshots(const struct request *req, struct response *res)
+{
+	_cleanup_json_ json_object *own = store_volumes_json(DOMAIN, IMAGE);
+	if (!own) {
+		reply_error(res);
+		return;
+	}
+	json_object *chain = json_object_new_array();
+	json_object *base = json_object_array_get_idx(own, 0);
+	const char *parent_image = json_object_get_string(json_object_object_get(base, "parent_image"));
+	if (parent_image && strcmp(parent_image, IMAGE) != 0) {
+		_cleanup_json_ json_object *tmpl = store_volumes_json(DOMAIN, parent_image);
+		for (size_t i = 0; tmpl && i < json_object_array_length(tmpl); i++)
+			json_object_array_add(chain, json_object_get(json_object_array_get_idx(tmpl, i)));
+	}
+	for (size_t i = 0; i < json_object_array_length(own); i++)
+		json_object_array_add(chain, json_object_get(json_object_array_get_idx(own, i)));
+	reply_json(res, MHD_HTTP_OK, chain);
+}
+
+static void create_snapshot(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = { { "parent", FIELD_UUID, false } };
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	if (r == 0)
+		r = op_snapshot_create(DOMAIN, IMAGE, body_str(req->body, "parent"), &body);
+	reply_task(res, r, body);
+}
+
+static void delete_snapshot(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = op_snapshot_delete(DOMAIN, IMAGE, VOLUME, &body);
+	reply_task(res, r, body);
+}
+
+static void make_template(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = op_image_make_template(DOMAIN, IMAGE, &body);
+	reply_task(res, r, body);
+}
+
+static void clone_image(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = { { "name", FIELD_NAME, false } };
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	if (r == 0) {
+		const char *name = body_str(req->body, "name");
+		r = op_image_clone(DOMAIN, IMAGE, name ? name : "", &body);
+	}
+	reply_task(res, r, body);
+}
+
+static void copy_image(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = {
+		{ "domain", FIELD_UUID, true },
+		{ "format", FIELD_STRING, false },
+		{ "allocation", FIELD_STRING, false },
+	};
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	if (r == 0)
+		r = op_image_copy(DOMAIN, IMAGE, body_str(req->body, "domain"), body_str(req->body, "format"),
+				  body_str(req->body, "allocation"), &body);
+	reply_task(res, r, body);
+}
+
+static void resize_image(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = { { "capacity", FIELD_INT, true } };
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	if (r == 0 && body_int(req->body, "capacity", 0) < 0)
+		r = sp_bad_field("capacity", "capacity must be a positive number of bytes");
+	if (r == 0)
+		r = op_image_resize(DOMAIN, IMAGE, (uint64_t)body_int(req->body, "capacity", 0), &body);
+	reply_task(res, r, body);
+}
+
+#define IMG "/v1/domains/{domain}/images/{image}"
+const struct route image_routes[] = {
+	{ "GET", "/v1/domains/{domain}/images", list_images },
+	{ "POST", "/v1/domains/{domain}/images", create_image },
+	{ "GET", IMG, get_image },
+	{ "DELETE", IMG, delete_image },
+	{ "GET", IMG "/volumes", list_volumes },
+	{ "GET", IMG "/volumes/{volume}", get_volume },
+	{ "DELETE", IMG "/volumes/{volume}", delete_volume },
+	{ "GET", IMG "/snapshots", list_snapshots },
+	{ "POST", IMG "/snapshots", create_snapshot },
+	{ "DELETE", IMG "/snapshots/{volume}", delete_snapshot },
+	{ "POST", IMG "/template", make_template },
+	{ "POST", IMG "/clone", clone_image },
+	{ "POST", IMG "/copy", copy_image },
+	{ "POST", IMG "/resize", resize_image },
+	{ NULL, NULL, NULL },
+};

@@ -1,0 +1,51 @@
+/* A storage domain and the backend interface that block and file domains
+ * implement; image and volume logic above it is written once. */
+#pragma once
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "lib/util/name.h"
+#include "lib/util/uuid.h"
+#include "lib/volume.h"
+
+struct domain;
+
+typedef int (*volume_meta_cb)(const struct volume_meta *m, void *userdata);
+typedef int (*journal_cb)(const char *task_uuid, json_object *record, void *userdata);
+
+struct domain_ops {
+	const char *kind; /* "file" | "block" */
+
+	/* Builds the data of a new volume (whose metadata says ILLEGAL). */
+	int (*volume_create)(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent);
+	/* The path qemu-img and VMs open for a volume (newly allocated). */
+	char *(*volume_path)(const struct domain *d, const char *image, const char *volume);
+	/* How a child names parent in its qcow2 header, valid on every host. */
+	char *(*backing_ref)(const struct domain *d, const char *parent_image, const char *parent);
+	/* Removes a volume's data and metadata; 0 if already gone. */
+	int (*volume_remove)(struct domain *d, const char *image, const char *volume);
+	int (*meta_write)(struct domain *d, const struct volume_meta *m);
+	/* Calls cb for every volume's metadata; an unreadable one is logged and skipped. */
+	int (*meta_scan)(struct domain *d, volume_meta_cb cb, void *userdata);
+	/* Removes what is left of an image once all its volumes are gone. */
+	int (*image_remove)(struct domain *d, const char *image);
+
+	/* Task journal on the domain: one durable record per acknowledged task. */
+	int (*journal_write)(struct domain *d, const char *task_uuid, json_object *record);
+	int (*journal_remove)(struct domain *d, const char *task_uuid);
+	int (*journal_scan)(struct domain *d, journal_cb cb, void *userdata);
+
+	/* Space: total and free bytes. */
+	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);
+};
+
+struct domain {
+	char uuid[UUID_STR_LEN];
+	char name[NAME_MAX_LEN + 1];
+	char pool[UUID_STR_LEN];
+	char path[PATH_MAX]; /* file: the domain directory */
+	const struct domain_ops *ops;
+};
+
+json_object *domain_to_json(const struct domain *d);

@@ -1,0 +1,296 @@
+#include "lib/domain_file.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "lib/qemu_img.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/log.h"
+#include "lib/util/xalloc.h"
+
+#define META_MAX_BYTES (64 * 1024)
+
+static char *image_dir(const struct domain *d, const char *image)
+{
+	return xasprintf("%s/images/%s", d->path, image);
+}
+
+static char *meta_path(const struct domain *d, const char *image, const char *volume)
+{
+	return xasprintf("%s/images/%s/%s.meta", d->path, image, volume);
+}
+
+static char *file_volume_path(const struct domain *d, const char *image, const char *volume)
+{
+	return xasprintf("%s/images/%s/%s", d->path, image, volume);
+}
+
+/* Relative, so the chain resolves wherever the domain is mounted. */
+static char *file_backing_ref(const struct domain *d, const char *parent_image, const char *parent)
+{
+	(void)d;
+	return xasprintf("../%s/%s", parent_image, parent);
+}
+
+/* Creates the image directory, durably: a metadata file written into it
+ * must not vanish with its directory entry after a crash. */
+static int ensure_image_dir(const struct domain *d, const char *image)
+{
+	_cleanup_free_ char *dir = image_dir(d, image);
+	if (mkdir(dir, 0755) < 0)
+		return errno == EEXIST ? 0 : -errno;
+	_cleanup_free_ char *images = xasprintf("%s/images", d->path);
+	return fsync_dir(images);
+}
+
+static int write_json(const char *path, json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	return atomic_write_file(path, s, len);
+}
+
+static int read_json(const char *path, json_object **ret)
+{
+	_cleanup_free_ char *data = NULL;
+	int r = read_file(path, META_MAX_BYTES, &data, NULL);
+	if (r < 0)
+		return r;
+	json_object *o = json_tokener_parse(data);
+	if (!o)
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "%s is not valid JSON", path);
+	*ret = o;
+	return 0;
+}
+
+static int file_meta_write(struct domain *d, const struct volume_meta *m)
+{
+	_cleanup_free_ char *path = meta_path(d, m->image, m->uuid);
+	_cleanup_json_ json_object *o = volume_meta_to_json(m);
+	int r = ensure_image_dir(d, m->image);
+	if (r == 0)
+		r = write_json(path, o);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot write metadata of volume %s: %s", m->uuid,
+				    strerror(-r));
+	return 0;
+}
+
+static int file_volume_create(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent)
+{
+	_cleanup_free_ char *dir = image_dir(d, m->image);
+	_cleanup_free_ char *path = file_volume_path(d, m->image, m->uuid);
+	_cleanup_free_ char *backing = parent ? file_backing_ref(d, parent->image, parent->uuid) : NULL;
+	int r = ensure_image_dir(d, m->image);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot create image directory %s: %s", dir, strerror(-r));
+	r = qemu_img_create(path, m->format, m->alloc, m->capacity, backing,
+			    parent ? parent->format : VOL_FORMAT_RAW);
+	if (r < 0)
+		return r;
+	return fsync_dir(dir);
+}
+
+static int file_volume_remove(struct domain *d, const char *image, const char *volume)
+{
+	_cleanup_free_ char *path = file_volume_path(d, image, volume);
+	_cleanup_free_ char *meta = meta_path(d, image, volume);
+	_cleanup_free_ char *dir = image_dir(d, image);
+
+	/* data first: a metadata file without data is an ILLEGAL leftover that
+	 * recovery collects; data without metadata would be invisible */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sp_error_set(-errno, "io_error", "", "cannot remove volume %s: %m", volume);
+	if (unlink(meta) < 0 && errno != ENOENT)
+		return sp_error_set(-errno, "io_error", "", "cannot remove metadata of %s: %m", volume);
+	int r = fsync_dir(dir);
+	return r == -ENOENT ? 0 : r;
+}
+
+static int file_image_remove(struct domain *d, const char *image)
+{
+	_cleanup_free_ char *dir = image_dir(d, image);
+	_cleanup_free_ char *images = xasprintf("%s/images", d->path);
+	int r = rm_rf(dir);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot remove image directory %s: %s", dir, strerror(-r));
+	return fsync_dir(images);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int scan_image_dir(struct domain *d, const char *image, volume_meta_cb cb, void *userdata)
+{
+	_cleanup_free_ char *dir = image_dir(d, image);
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!dh)
+		return 0;
+	while ((de = readdir(dh)) && r >= 0) {
+		if (!has_suffix(de->d_name, ".meta"))
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		_cleanup_json_ json_object *o = NULL;
+		struct volume_meta m;
+		if (read_json(path, &o) < 0 || volume_meta_from_json(o, &m) < 0) {
+			log_warning("domain %s: skipping unreadable volume metadata %s", d->uuid, path);
+			continue;
+		}
+		r = cb(&m, userdata);
+	}
+	closedir(dh);
+	return r;
+}
+
+static int file_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
+{
+	_cleanup_free_ char *images = xasprintf("%s/images", d->path);
+	DIR *dh = opendir(images);
+	struct dirent *de;
+	int r = 0;
+
+	if (!dh)
+		return -errno;
+	while ((de = readdir(dh)) && r >= 0) {
+		if (uuid_is_valid(de->d_name))
+			r = scan_image_dir(d, de->d_name, cb, userdata);
+	}
+	closedir(dh);
+	return r;
+}
+
+static char *journal_path(const struct domain *d, const char *task)
+{
+	return xasprintf("%s/dom_md/journal/%s.json", d->path, task);
+}
+
+static int file_journal_write(struct domain *d, const char *task_uuid, json_object *record)
+{
+	_cleanup_free_ char *path = journal_path(d, task_uuid);
+	int r = write_json(path, record);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot write task journal on domain %s: %s", d->uuid,
+				    strerror(-r));
+	return 0;
+}
+
+static int file_journal_remove(struct domain *d, const char *task_uuid)
+{
+	_cleanup_free_ char *path = journal_path(d, task_uuid);
+	_cleanup_free_ char *dir = path_dirname(path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return fsync_dir(dir);
+}
+
+static int file_journal_scan(struct domain *d, journal_cb cb, void *userdata)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/dom_md/journal", d->path);
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!dh)
+		return -errno;
+	while ((de = readdir(dh)) && r >= 0) {
+		if (!has_suffix(de->d_name, ".json"))
+			continue;
+		_cleanup_free_ char *task = xstrndup(de->d_name, strlen(de->d_name) - 5);
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		_cleanup_json_ json_object *o = NULL;
+		if (!uuid_is_valid(task) || read_json(path, &o) < 0) {
+			log_warning("domain %s: skipping unreadable journal record %s", d->uuid, path);
+			continue;
+		}
+		r = cb(task, o, userdata);
+	}
+	closedir(dh);
+	return r;
+}
+
+static int file_stats(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free)
+{
+	struct statvfs st;
+	if (statvfs(d->path, &st) < 0)
+		return -errno;
+	*ret_total = (uint64_t)st.f_blocks * st.f_frsize;
+	*ret_free = (uint64_t)st.f_bavail * st.f_frsize;
+	return 0;
+}
+
+const struct domain_ops domain_file_ops = {
+	.kind = "file",
+	.volume_create = file_volume_create,
+	.volume_path = file_volume_path,
+	.backing_ref = file_backing_ref,
+	.volume_remove = file_volume_remove,
+	.meta_write = file_meta_write,
+	.meta_scan = file_meta_scan,
+	.image_remove = file_image_remove,
+	.journal_write = file_journal_write,
+	.journal_remove = file_journal_remove,
+	.journal_scan = file_journal_scan,
+	.stats = file_stats,
+};
+
+int domain_file_format(const char *path, const char *uuid, const char *name, const char *pool)
+{
+	_cleanup_free_ char *journal = xasprintf("%s/dom_md/journal", path);
+	_cleanup_free_ char *images = xasprintf("%s/images", path);
+	_cleanup_free_ char *ident = xasprintf("%s/dom_md/metadata.json", path);
+	int r;
+
+	if (path_exists(ident))
+		return sp_conflict("%s already holds a storage domain", path);
+	if ((r = mkdir_p(journal, 0755)) < 0 || (r = mkdir_p(images, 0755)) < 0)
+		return sp_error_set(r, "io_error", "path", "cannot create domain layout in %s: %s", path,
+				    strerror(-r));
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object_object_add(o, "uuid", json_object_new_string(uuid));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "pool", pool && pool[0] ? json_object_new_string(pool) : NULL);
+	json_object_object_add(o, "kind", json_object_new_string("file"));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	/* identity last: a directory without it is not a domain */
+	r = write_json(ident, o);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "path", "cannot write domain identity in %s: %s", path,
+				    strerror(-r));
+	return 0;
+}
+
+int domain_file_open(const char *path, struct domain *ret)
+{
+	_cleanup_free_ char *ident = xasprintf("%s/dom_md/metadata.json", path);
+	_cleanup_json_ json_object *o = NULL;
+	json_object *uuid, *name, *pool;
+	struct domain d = { 0 };
+	int r = read_json(ident, &o);
+
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "uuid", &uuid) || !uuid_is_valid(json_object_get_string(uuid)) ||
+	    !json_object_object_get_ex(o, "name", &name) || !json_object_is_type(name, json_type_string) ||
+	    !name_is_valid(json_object_get_string(name)))
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "%s has an invalid domain identity", ident);
+	snprintf(d.uuid, sizeof(d.uuid), "%s", json_object_get_string(uuid));
+	snprintf(d.name, sizeof(d.name), "%s", json_object_get_string(name));
+	if (json_object_object_get_ex(o, "pool", &pool) && pool && uuid_is_valid(json_object_get_string(pool)))
+		snprintf(d.pool, sizeof(d.pool), "%s", json_object_get_string(pool));
+	snprintf(d.path, sizeof(d.path), "%s", path);
+	d.ops = &domain_file_ops;
+	*ret = d;
+	return 0;
+}

@@ -1,0 +1,133 @@
+#include "lib/ops_common.h"
+
+#include <string.h>
+
+#include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/log.h"
+
+static const struct op_desc *const all_ops[] = {
+	&op_create_volume, &op_copy, &op_delete_image, &op_delete_volume, &op_merge, &op_resize, &op_template,
+};
+
+const struct op_desc *op_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
+		if (strcmp(all_ops[i]->name, name) == 0)
+			return all_ops[i];
+	return NULL;
+}
+
+const char *rec_str(json_object *record, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(record, key, &v) || !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+int64_t rec_int(json_object *record, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(record, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+bool rec_bool(json_object *record, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(record, key, &v) && json_object_get_boolean(v);
+}
+
+json_object *rec_new(const char *op)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "op", json_object_new_string(op));
+	json_object_object_add(o, "version", json_object_new_int(1));
+	return o;
+}
+
+void rec_add_str(json_object *record, const char *key, const char *value)
+{
+	json_object_object_add(record, key, json_object_new_string(value ? value : ""));
+}
+
+void rec_add_int(json_object *record, const char *key, int64_t value)
+{
+	json_object_object_add(record, key, json_object_new_int64(value));
+}
+
+void op_progress(int percent, void *task)
+{
+	atomic_store(&((struct task *)task)->progress, percent);
+}
+
+bool op_aborted(struct task *t)
+{
+	if (!atomic_load(&t->abort))
+		return false;
+	sp_error_set(-SP_E_ABORTED, "aborted", "", "task %s aborted by request", t->uuid);
+	return true;
+}
+
+int op_submit(const struct op_desc *op, const char *domain, json_object *record, const char *claim1,
+	      const char *claim2, json_object *body_extra, json_object **ret)
+{
+	_cleanup_json_ json_object *extra = body_extra;
+	struct domain d;
+	int r;
+
+	struct task *t = task_new(op->name, domain, record, op->run);
+	if ((r = store_get_domain(domain, &d)) < 0)
+		goto fail;
+	const char *claims[2] = { claim1, claim2 };
+	for (size_t i = 0; i < 2; i++) {
+		if (!claims[i])
+			continue;
+		if ((r = store_image_claim(claims[i], t->uuid)) < 0)
+			goto fail;
+		snprintf(t->claims[i], sizeof(t->claims[i]), "%s", claims[i]);
+	}
+	rec_add_str(record, "task", t->uuid);
+	if ((r = d.ops->journal_write(&d, t->uuid, record)) < 0)
+		goto fail;
+
+	json_object *body = json_object_new_object();
+	json_object_object_add(body, "task", json_object_new_string(t->uuid));
+	if (extra) {
+		json_object_object_foreach(extra, key, val) json_object_object_add(body, key, json_object_get(val));
+	}
+	log_info("task %s (%s) accepted on domain %s", t->uuid, op->name, domain);
+	task_submit(t);
+	*ret = body;
+	return 0;
+fail:
+	for (size_t i = 0; i < 2; i++)
+		if (t->claims[i][0])
+			store_image_release(t->claims[i], t->uuid);
+	t->record = NULL;
+	json_object_put(record);
+	free(t);
+	return r;
+}
+
+int op_image_chain(const char *domain, const char *image, bool writable, struct volume_meta **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct volume_meta *v = NULL;
+	size_t n;
+	int r;
+
+	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
+		return r;
+	if ((r = store_image_volumes(domain, image, &v, &n)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].legal)
+			return sp_conflict("image %s is not usable: volume %s is ILLEGAL", image, v[i].uuid);
+		if (writable && v[i].shared)
+			return sp_conflict("image %s is a template: it is read-only", image);
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}

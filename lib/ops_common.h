@@ -1,0 +1,46 @@
+/* Shared by the operation modules (ops_*.c): journal records and submission. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "lib/domain.h"
+#include "lib/task.h"
+
+/* An operation as the journal knows it. */
+struct op_desc {
+	const char *name;
+	task_run_fn run;
+	/* Finishes or rolls back after a restart; 0 = completed, < 0 = rolled back
+	 * (error recorded). Must be idempotent: recovery itself may be interrupted. */
+	int (*recover)(json_object *record);
+};
+
+const struct op_desc *op_find(const char *name);
+
+/* Record accessors; records were validated when written. */
+const char *rec_str(json_object *record, const char *key);
+int64_t rec_int(json_object *record, const char *key);
+bool rec_bool(json_object *record, const char *key);
+json_object *rec_new(const char *op);
+void rec_add_str(json_object *record, const char *key, const char *value);
+void rec_add_int(json_object *record, const char *key, int64_t value);
+
+/* Claims the images, journals record on domain, queues the task and builds the
+ * 202 body ({"task": uuid} plus body_extra's members). Takes record and body_extra. */
+int op_submit(const struct op_desc *op, const char *domain, json_object *record, const char *claim1,
+	      const char *claim2, json_object *body_extra, json_object **ret);
+
+/* The image's own volumes, base first, all LEGAL (else -SP_E_CONFLICT); with
+ * writable, also not a template. *ret is allocated. */
+int op_image_chain(const char *domain, const char *image, bool writable, struct volume_meta **ret, size_t *ret_n);
+
+/* Progress callback for qemu-img that updates the task. */
+void op_progress(int percent, void *task);
+/* True (with the error recorded) once the user asked the task to abort. */
+bool op_aborted(struct task *t);
+
+extern const struct op_desc op_create_volume, op_copy, op_delete_image, op_delete_volume, op_merge,
+	op_resize, op_template;
+
+/* Makes m ILLEGAL, then removes its data and metadata. */
+int op_remove_volume(struct domain *d, struct volume_meta *m);

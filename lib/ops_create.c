@@ -1,0 +1,186 @@
+/* Creating a volume: a new image, a snapshot on top of an image, or a clone
+ * of a template. The volume is written ILLEGAL, built, then made LEGAL: that
+ * last metadata write is the commit point. */
+#include <string.h>
+#include <time.h>
+
+#include "lib/ops.h"
+#include "lib/ops_common.h"
+#include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
+#include "lib/util/error.h"
+#include "lib/util/log.h"
+
+static int rollback(struct domain *d, json_object *rec)
+{
+	const char *image = rec_str(rec, "image"), *volume = rec_str(rec, "volume");
+	int r = d->ops->volume_remove(d, image, volume);
+	if (r < 0)
+		return r;
+	store_forget_volume(volume);
+	if (rec_bool(rec, "new_image"))
+		return d->ops->image_remove(d, image);
+	return 0;
+}
+
+static void meta_from_record(json_object *rec, struct volume_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->uuid, sizeof(m->uuid), "%s", rec_str(rec, "volume"));
+	snprintf(m->image, sizeof(m->image), "%s", rec_str(rec, "image"));
+	snprintf(m->domain, sizeof(m->domain), "%s", rec_str(rec, "domain"));
+	snprintf(m->parent, sizeof(m->parent), "%s", rec_str(rec, "parent"));
+	snprintf(m->parent_image, sizeof(m->parent_image), "%s", rec_str(rec, "parent_image"));
+	snprintf(m->image_name, sizeof(m->image_name), "%s", rec_str(rec, "name"));
+	vol_format_parse(rec_str(rec, "format"), &m->format);
+	vol_alloc_parse(rec_str(rec, "allocation"), &m->alloc);
+	m->capacity = (uint64_t)rec_int(rec, "capacity");
+	m->ctime = time(NULL);
+}
+
+static int run(struct task *t)
+{
+	struct volume_meta m, parent;
+	struct domain d;
+	int r;
+
+	meta_from_record(t->record, &m);
+	if ((r = store_get_domain(m.domain, &d)) < 0)
+		return r;
+	if (m.parent[0] && (r = store_get_volume(m.parent, &parent)) < 0)
+		return r;
+	if ((r = store_put_volume(&d, &m)) < 0)
+		return r;
+	crashpoint("create.after_illegal_meta");
+	r = d.ops->volume_create(&d, &m, m.parent[0] ? &parent : NULL);
+	crashpoint("create.after_data");
+	if (r == 0 && op_aborted(t))
+		r = -SP_E_ABORTED;
+	if (r == 0) {
+		m.legal = true;
+		r = store_put_volume(&d, &m);
+	}
+	if (r < 0) {
+		struct sp_error cause;
+		sp_error_copy(&cause);
+		if (rollback(&d, t->record) < 0)
+			log_error("task %s: rollback of volume %s failed: %s", t->uuid, m.uuid, sp_error_last()->message);
+		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+		return r;
+	}
+	crashpoint("create.after_legal");
+	task_set_result(t, store_volume_json(m.domain, m.image, m.uuid));
+	return 0;
+}
+
+static int recover(json_object *rec)
+{
+	struct volume_meta m;
+	struct domain d;
+	int r;
+
+	if (store_get_volume(rec_str(rec, "volume"), &m) == 0 && m.legal)
+		return 0;
+	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0)
+		return r;
+	if ((r = rollback(&d, rec)) < 0)
+		return r;
+	return sp_error_set(-SP_E_ABORTED, "rolled_back", "",
+			    "the agent stopped before volume %s was complete; it was removed", rec_str(rec, "volume"));
+}
+
+const struct op_desc op_create_volume = { "create_volume", run, recover };
+
+static int submit(json_object *rec, const char *claim, json_object **ret)
+{
+	json_object *extra = json_object_new_object();
+	json_object_object_add(extra, "image", json_object_new_string(rec_str(rec, "image")));
+	json_object_object_add(extra, "volume", json_object_new_string(rec_str(rec, "volume")));
+	return op_submit(&op_create_volume, rec_str(rec, "domain"), rec, claim, NULL, extra, ret);
+}
+
+static json_object *new_record(const char *domain, const char *image, bool new_image)
+{
+	char volume[UUID_STR_LEN];
+	json_object *rec = rec_new(op_create_volume.name);
+
+	uuid_generate_str(volume);
+	rec_add_str(rec, "domain", domain);
+	rec_add_str(rec, "image", image);
+	rec_add_str(rec, "volume", volume);
+	json_object_object_add(rec, "new_image", json_object_new_boolean(new_image));
+	return rec;
+}
+
+int op_image_create(const struct image_create_req *req, json_object **ret)
+{
+	char image[UUID_STR_LEN];
+	struct domain d;
+	int r;
+
+	if ((r = store_get_domain(req->domain, &d)) < 0)
+		return r;
+	if ((r = volume_check_capacity(req->capacity, "capacity")) < 0)
+		return r;
+	uuid_generate_str(image);
+	json_object *rec = new_record(req->domain, image, true);
+	rec_add_str(rec, "parent", "");
+	rec_add_str(rec, "parent_image", "");
+	rec_add_str(rec, "name", req->name);
+	rec_add_str(rec, "format", vol_format_str(req->format));
+	rec_add_str(rec, "allocation", vol_alloc_str(req->alloc));
+	rec_add_int(rec, "capacity", (int64_t)req->capacity);
+	return submit(rec, image, ret);
+}
+
+int op_snapshot_create(const char *domain, const char *image, const char *parent, json_object **ret)
+{
+	_cleanup_free_ struct volume_meta *v = NULL;
+	struct volume_meta p;
+	size_t n;
+	int r;
+
+	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
+		return r;
+	if (parent && (store_get_volume(parent, &p) < 0 || strcmp(p.image, image) != 0 || strcmp(p.domain, domain) != 0))
+		return sp_bad_field("parent", "parent %s is not a volume of image %s", parent, image);
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0)
+		return r;
+	const struct volume_meta top = v[n - 1];
+	if (parent && strcmp(parent, top.uuid) != 0)
+		return sp_error_set(-SP_E_CONFLICT, "conflict", "parent",
+				    "parent %s is not the top volume of image %s (the top is %s)", parent, image, top.uuid);
+	json_object *rec = new_record(domain, image, false);
+	rec_add_str(rec, "parent", top.uuid);
+	rec_add_str(rec, "parent_image", image);
+	rec_add_str(rec, "name", top.image_name);
+	rec_add_str(rec, "format", "qcow2");
+	rec_add_str(rec, "allocation", "sparse");
+	rec_add_int(rec, "capacity", (int64_t)top.capacity);
+	return submit(rec, image, ret);
+}
+
+int op_image_clone(const char *domain, const char *template_image, const char *name, json_object **ret)
+{
+	_cleanup_free_ struct volume_meta *v = NULL;
+	char image[UUID_STR_LEN];
+	size_t n;
+	int r;
+
+	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
+		return r;
+	if ((r = op_image_chain(domain, template_image, false, &v, &n)) < 0)
+		return r;
+	if (!v[0].shared)
+		return sp_conflict("image %s is not a template: mark it as one first", template_image);
+	uuid_generate_str(image);
+	json_object *rec = new_record(domain, image, true);
+	rec_add_str(rec, "parent", v[n - 1].uuid);
+	rec_add_str(rec, "parent_image", template_image);
+	rec_add_str(rec, "name", name);
+	rec_add_str(rec, "format", "qcow2");
+	rec_add_str(rec, "allocation", "sparse");
+	rec_add_int(rec, "capacity", (int64_t)v[n - 1].capacity);
+	return submit(rec, image, ret);
+}

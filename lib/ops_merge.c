@@ -1,0 +1,170 @@
+/* Deleting a snapshot: a volume leaves the chain and the image keeps its
+ * content. Two ways, chosen by where the volume is:
+ *  - it has a child: the child is rebased onto the volume's parent (a safe
+ *    rebase copies in what the child read through the volume); commit point:
+ *    the child's metadata naming its new parent;
+ *  - it is the top: its data is committed into its parent; commit point: the
+ *    volume's metadata made ILLEGAL.
+ * Either way the volume is then removed. Before its commit point an
+ * interrupted merge leaves a valid chain: what was copied already is equal to
+ * what was read through the volume. */
+#include <string.h>
+
+#include "lib/ops.h"
+#include "lib/ops_common.h"
+#include "lib/qemu_img.h"
+#include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
+#include "lib/util/error.h"
+
+static int finish(struct domain *d, const char *volume)
+{
+	struct volume_meta m;
+	if (store_get_volume(volume, &m) < 0)
+		return 0;
+	return op_remove_volume(d, &m);
+}
+
+static char *new_backing(struct domain *d, json_object *rec, enum vol_format *ret_fmt)
+{
+	struct volume_meta p;
+	const char *parent = rec_str(rec, "parent");
+	if (!parent[0] || store_get_volume(parent, &p) < 0)
+		return NULL;
+	*ret_fmt = p.format;
+	return d->ops->backing_ref(d, p.image, p.uuid);
+}
+
+static int rebase_child(struct task *t, struct domain *d)
+{
+	json_object *rec = t->record;
+	struct volume_meta child;
+	enum vol_format fmt = VOL_FORMAT_RAW;
+	int r;
+
+	if ((r = store_get_volume(rec_str(rec, "child"), &child)) < 0)
+		return r;
+	_cleanup_free_ char *backing = new_backing(d, rec, &fmt);
+	_cleanup_free_ char *path = d->ops->volume_path(d, child.image, child.uuid);
+	struct qemu_img_progress p = { op_progress, t, &t->abort };
+	if ((r = qemu_img_rebase(path, backing, fmt, &p)) < 0)
+		return r;
+	crashpoint("merge.after_rebase");
+	snprintf(child.parent, sizeof(child.parent), "%s", rec_str(rec, "parent"));
+	snprintf(child.parent_image, sizeof(child.parent_image), "%s", rec_str(rec, "parent_image"));
+	if ((r = store_put_volume(d, &child)) < 0)
+		return r;
+	crashpoint("merge.after_commit_point");
+	return finish(d, rec_str(rec, "volume"));
+}
+
+static int commit_into_parent(struct task *t, struct domain *d)
+{
+	json_object *rec = t->record;
+	struct volume_meta top, parent;
+	int r;
+
+	if ((r = store_get_volume(rec_str(rec, "volume"), &top)) < 0 ||
+	    (r = store_get_volume(rec_str(rec, "parent"), &parent)) < 0)
+		return r;
+	_cleanup_free_ char *path = d->ops->volume_path(d, top.image, top.uuid);
+	struct qemu_img_progress p = { op_progress, t, &t->abort };
+	if ((r = qemu_img_commit(path, &p)) < 0)
+		return r;
+	crashpoint("merge.after_commit_data");
+	if (op_aborted(t))
+		return -SP_E_ABORTED;
+	if (top.capacity > parent.capacity) {
+		/* qemu-img commit grew the parent to the top's size */
+		parent.capacity = top.capacity;
+		if ((r = store_put_volume(d, &parent)) < 0)
+			return r;
+	}
+	return finish(d, top.uuid);
+}
+
+static int run(struct task *t)
+{
+	struct domain d;
+	int r;
+
+	if ((r = store_get_domain(rec_str(t->record, "domain"), &d)) < 0)
+		return r;
+	if (strcmp(rec_str(t->record, "mode"), "rebase") == 0)
+		r = rebase_child(t, &d);
+	else
+		r = commit_into_parent(t, &d);
+	if (r == 0)
+		task_set_result(t, store_image_json(d.uuid, rec_str(t->record, "image")));
+	return r;
+}
+
+static int rolled_back(json_object *rec)
+{
+	return sp_error_set(-SP_E_ABORTED, "rolled_back", "",
+			    "the agent stopped before the merge of volume %s was complete; the chain is unchanged",
+			    rec_str(rec, "volume"));
+}
+
+static int recover(json_object *rec)
+{
+	struct volume_meta child, vol;
+	struct domain d;
+	int r;
+
+	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0)
+		return r;
+	if (store_get_volume(rec_str(rec, "volume"), &vol) < 0 || !vol.legal)
+		return finish(&d, rec_str(rec, "volume"));
+	if (strcmp(rec_str(rec, "mode"), "rebase") != 0)
+		return rolled_back(rec);
+	if ((r = store_get_volume(rec_str(rec, "child"), &child)) < 0)
+		return r;
+	if (strcmp(child.parent, rec_str(rec, "parent")) == 0)
+		return finish(&d, vol.uuid);
+
+	/* the rebase may have ended without its metadata write */
+	enum vol_format fmt = VOL_FORMAT_RAW;
+	_cleanup_free_ char *backing = new_backing(&d, rec, &fmt);
+	_cleanup_free_ char *path = d.ops->volume_path(&d, child.image, child.uuid);
+	struct qemu_img_info info;
+	if ((r = qemu_img_info(path, &info)) < 0)
+		return r;
+	if (strcmp(info.backing, backing ? backing : "") != 0)
+		return rolled_back(rec);
+	snprintf(child.parent, sizeof(child.parent), "%s", rec_str(rec, "parent"));
+	snprintf(child.parent_image, sizeof(child.parent_image), "%s", rec_str(rec, "parent_image"));
+	if ((r = store_put_volume(&d, &child)) < 0)
+		return r;
+	return finish(&d, vol.uuid);
+}
+
+const struct op_desc op_merge = { "merge_volume", run, recover };
+
+int op_snapshot_delete(const char *domain, const char *image, const char *volume, json_object **ret)
+{
+	_cleanup_free_ struct volume_meta *v = NULL;
+	size_t n, i;
+	int r;
+
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0)
+		return r;
+	for (i = 0; i < n && strcmp(v[i].uuid, volume) != 0; i++)
+		;
+	if (i == n)
+		return sp_not_found("volume %s not found in image %s", volume, image);
+	if (n == 1)
+		return sp_conflict("volume %s is the only volume of image %s: delete the image instead", volume, image);
+	/* a clone's base has its parent in the template: that parent is kept */
+	bool is_top = i == n - 1;
+	json_object *rec = rec_new(op_merge.name);
+	rec_add_str(rec, "domain", domain);
+	rec_add_str(rec, "image", image);
+	rec_add_str(rec, "volume", volume);
+	rec_add_str(rec, "mode", is_top ? "commit" : "rebase");
+	rec_add_str(rec, "child", is_top ? "" : v[i + 1].uuid);
+	rec_add_str(rec, "parent", v[i].parent);
+	rec_add_str(rec, "parent_image", v[i].parent_image);
+	return op_submit(&op_merge, domain, rec, image, NULL, NULL, ret);
+}

@@ -1,0 +1,69 @@
+/* Replaying task journals after a restart: every acknowledged task is
+ * finished or rolled back before new work is accepted. */
+#include <string.h>
+
+#include "lib/ops.h"
+#include "lib/ops_common.h"
+#include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/log.h"
+#include "lib/util/xalloc.h"
+
+static int replay(const char *task_uuid, json_object *record, void *userdata)
+{
+	struct domain *d = userdata;
+	const char *name = rec_str(record, "op");
+	const struct op_desc *op = op_find(name);
+	int r;
+
+	sp_error_clear();
+	if (!op)
+		r = sp_error_set(-SP_E_CORRUPT, "corrupt", "", "unknown operation %s in journal", name);
+	else
+		r = op->recover(record);
+
+	struct task *t = task_new(name, d->uuid, json_object_get(record), op ? op->run : NULL);
+	snprintf(t->uuid, sizeof(t->uuid), "%s", task_uuid);
+	t->recovered = true;
+	t->started_ms = t->ended_ms = now_ms();
+	if (r == 0) {
+		t->state = TASK_FINISHED;
+		atomic_store(&t->progress, 100);
+		log_info("recovery: task %s (%s) completed", task_uuid, name);
+	} else {
+		sp_error_copy(&t->error);
+		t->state = TASK_FAILED;
+		log_warning("recovery: task %s (%s) rolled back: %s", task_uuid, name, t->error.message);
+	}
+	/* a record whose recovery hit an I/O error stays for the next start */
+	if (r == 0 || r == -SP_E_ABORTED)
+		d->ops->journal_remove(d, task_uuid);
+	task_add_ended(t);
+	return 0;
+}
+
+struct domains {
+	struct domain *v;
+	size_t n;
+};
+
+static void collect_domain(struct domain *d, void *userdata)
+{
+	struct domains *ds = userdata;
+	ds->v = xrealloc(ds->v, (ds->n + 1) * sizeof(*ds->v));
+	ds->v[ds->n++] = *d;
+}
+
+int ops_recover_all(void)
+{
+	struct domains ds = { 0 };
+	store_foreach_domain(collect_domain, &ds);
+	_cleanup_free_ struct domain *v = ds.v;
+	for (size_t i = 0; i < ds.n; i++) {
+		int r = v[i].ops->journal_scan(&v[i], replay, &v[i]);
+		if (r < 0)
+			log_error("recovery: cannot read the journal of domain %s: %s", v[i].uuid, strerror(-r));
+	}
+	return 0;
+}

@@ -1,0 +1,578 @@
+#include "lib/store.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/domain_file.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/hashmap.h"
+#include "lib/util/log.h"
+#include "lib/util/xalloc.h"
+
+static struct {
+	pthread_rwlock_t lock;
+	char *data_dir;
+	struct hashmap *pools;   /* uuid -> struct pool */
+	struct hashmap *domains; /* uuid -> struct domain */
+	struct hashmap *volumes; /* uuid -> struct volume_meta */
+	struct hashmap *busy;    /* image uuid -> task uuid (char *) */
+} st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+
+struct rdlock_guard {
+	int dummy;
+};
+static void unlockp(struct rdlock_guard *g)
+{
+	(void)g;
+	pthread_rwlock_unlock(&st.lock);
+}
+/* Scoped locks: released when the guard leaves scope. */
+#define READ_LOCKED                                                        \
+	_cleanup_(unlockp) struct rdlock_guard _guard_ = { 0 };            \
+	(void)_guard_;                                                     \
+	pthread_rwlock_rdlock(&st.lock)
+#define WRITE_LOCKED                                                       \
+	_cleanup_(unlockp) struct rdlock_guard _guard_ = { 0 };            \
+	(void)_guard_;                                                     \
+	pthread_rwlock_wrlock(&st.lock)
+
+const char *store_data_dir(void) { return st.data_dir; }
+
+static int load_volume(const struct volume_meta *m, void *userdata)
+{
+	(void)userdata;
+	struct volume_meta *copy = xmalloc(sizeof(*copy));
+	*copy = *m;
+	hashmap_put(st.volumes, m->uuid, copy);
+	return 0;
+}
+
+static int load_domain(const char *path)
+{
+	struct domain d;
+	int r = domain_file_open(path, &d);
+	if (r < 0)
+		return log_error_errno(r, "cannot open storage domain at %s: %s", path, sp_error_last()->message);
+	struct domain *copy = xmalloc(sizeof(*copy));
+	*copy = d;
+	hashmap_put(st.domains, d.uuid, copy);
+	r = d.ops->meta_scan(copy, load_volume, NULL);
+	if (r < 0)
+		return log_error_errno(r, "cannot scan storage domain %s: %m", d.uuid);
+	return 0;
+}
+
+static int load_domains(void)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/domains", st.data_dir);
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+
+	if (!dh)
+		return 0;
+	while ((de = readdir(dh))) {
+		if (!uuid_is_valid(de->d_name))
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		/* a domain that cannot be read is logged and left out, not fatal:
+		 * the others must stay available */
+		load_domain(path);
+	}
+	closedir(dh);
+	return 0;
+}
+
+static int pool_from_json(json_object *o, struct pool *ret)
+{
+	json_object *uuid, *name, *master;
+	if (!json_object_object_get_ex(o, "uuid", &uuid) || !uuid_is_valid(json_object_get_string(uuid)) ||
+	    !json_object_object_get_ex(o, "name", &name) || !name_is_valid(json_object_get_string(name)) ||
+	    !json_object_object_get_ex(o, "master", &master) || !uuid_is_valid(json_object_get_string(master)))
+		return -SP_E_CORRUPT;
+	snprintf(ret->uuid, sizeof(ret->uuid), "%s", json_object_get_string(uuid));
+	snprintf(ret->name, sizeof(ret->name), "%s", json_object_get_string(name));
+	snprintf(ret->master, sizeof(ret->master), "%s", json_object_get_string(master));
+	return 0;
+}
+
+static int load_pools(void)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/pools", st.data_dir);
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+
+	if (!dh)
+		return 0;
+	while ((de = readdir(dh))) {
+		size_t n = strlen(de->d_name);
+		if (n != 41 || strcmp(de->d_name + 36, ".json") != 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		_cleanup_free_ char *data = NULL;
+		_cleanup_json_ json_object *o = NULL;
+		struct pool p;
+		if (read_file(path, 65536, &data, NULL) < 0 || !(o = json_tokener_parse(data)) ||
+		    pool_from_json(o, &p) < 0) {
+			log_warning("skipping unreadable pool record %s", path);
+			continue;
+		}
+		struct pool *copy = xmalloc(sizeof(*copy));
+		*copy = p;
+		hashmap_put(st.pools, p.uuid, copy);
+	}
+	closedir(dh);
+	return 0;
+}
+
+int store_open(const char *data_dir)
+{
+	int r;
+
+	st.data_dir = xstrdup(data_dir);
+	st.pools = hashmap_new(free);
+	st.domains = hashmap_new(free);
+	st.volumes = hashmap_new(free);
+	st.busy = hashmap_new(free);
+	_cleanup_free_ char *domains = xasprintf("%s/domains", data_dir);
+	_cleanup_free_ char *pools = xasprintf("%s/pools", data_dir);
+	if ((r = mkdir_p(domains, 0755)) < 0 || (r = mkdir_p(pools, 0755)) < 0)
+		return log_error_errno(r, "cannot create data directory %s: %m", data_dir);
+	load_pools();
+	return load_domains();
+}
+
+void store_close(void)
+{
+	hashmap_free(st.pools);
+	hashmap_free(st.domains);
+	hashmap_free(st.volumes);
+	hashmap_free(st.busy);
+	free(st.data_dir);
+	st.pools = st.domains = st.volumes = st.busy = NULL;
+	st.data_dir = NULL;
+}
+
+static int write_pool(const struct pool *p)
+{
+	_cleanup_free_ char *path = xasprintf("%s/pools/%s.json", st.data_dir, p->uuid);
+	_cleanup_json_ json_object *o = json_object_new_object();
+	size_t len;
+
+	json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "master", json_object_new_string(p->master));
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	int r = atomic_write_file(path, s, len);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot write pool record %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static bool name_taken(struct hashmap *m, size_t name_offset, const char *name)
+{
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(m, &pos, NULL, &v) == 0)
+		if (strcmp((const char *)v + name_offset, name) == 0)
+			return true;
+	return false;
+}
+
+/* Caller holds the write lock. */
+static int domain_create_locked(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN])
+{
+	char uuid[UUID_STR_LEN];
+	_cleanup_free_ char *link = NULL;
+	int r;
+
+	if (name_taken(st.domains, offsetof(struct domain, name), name))
+		return sp_error_set(-SP_E_CONFLICT, "conflict", "name", "a domain named %s already exists", name);
+	uuid_generate_str(uuid);
+	link = xasprintf("%s/domains/%s", st.data_dir, uuid);
+	if (path) {
+		/* an outside directory (an NFS mount point) is reached through a link */
+		if ((r = domain_file_format(path, uuid, name, pool)) < 0)
+			return r;
+		if (symlink(path, link) < 0)
+			return sp_error_set(-errno, "io_error", "path", "cannot link domain %s: %m", uuid);
+	} else if ((r = domain_file_format(link, uuid, name, pool)) < 0) {
+		return r;
+	}
+	_cleanup_free_ char *dir = xasprintf("%s/domains", st.data_dir);
+	fsync_dir(dir);
+	struct domain *d = xmalloc(sizeof(*d));
+	if ((r = domain_file_open(link, d)) < 0) {
+		free(d);
+		return r;
+	}
+	hashmap_put(st.domains, d->uuid, d);
+	memcpy(ret_uuid, uuid, UUID_STR_LEN);
+	return 0;
+}
+
+int store_domain_create(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN])
+{
+	WRITE_LOCKED;
+	if (pool && pool[0] && !hashmap_get(st.pools, pool))
+		return sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", "pool", "pool %s does not exist", pool);
+	return domain_create_locked(name, pool, path, ret_uuid);
+}
+
+int store_pool_create(const char *name, const char *master_name, const char *domain_path,
+		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN])
+{
+	struct pool p = { 0 };
+	int r;
+
+	WRITE_LOCKED;
+	if (name_taken(st.pools, offsetof(struct pool, name), name))
+		return sp_error_set(-SP_E_CONFLICT, "conflict", "name", "a pool named %s already exists", name);
+	uuid_generate_str(p.uuid);
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	if ((r = domain_create_locked(master_name, p.uuid, domain_path, p.master)) < 0)
+		return r;
+	/* the pool record last: its master exists once it is written */
+	if ((r = write_pool(&p)) < 0)
+		return r;
+	struct pool *copy = xmalloc(sizeof(*copy));
+	*copy = p;
+	hashmap_put(st.pools, p.uuid, copy);
+	memcpy(ret_pool, p.uuid, UUID_STR_LEN);
+	memcpy(ret_domain, p.master, UUID_STR_LEN);
+	return 0;
+}
+
+size_t store_pool_count(void)
+{
+	READ_LOCKED;
+	return hashmap_size(st.pools);
+}
+
+int store_get_domain(const char *uuid, struct domain *ret)
+{
+	READ_LOCKED;
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (!d)
+		return sp_not_found("storage domain %s not found", uuid);
+	*ret = *d;
+	return 0;
+}
+
+void store_foreach_domain(void (*fn)(struct domain *d, void *userdata), void *userdata)
+{
+	READ_LOCKED;
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		fn(v, userdata);
+}
+
+int store_get_volume(const char *uuid, struct volume_meta *ret)
+{
+	READ_LOCKED;
+	struct volume_meta *m = hashmap_get(st.volumes, uuid);
+	if (!m)
+		return sp_not_found("volume %s not found", uuid);
+	*ret = *m;
+	return 0;
+}
+
+int store_put_volume(struct domain *d, struct volume_meta *m)
+{
+	m->generation++;
+	int r = d->ops->meta_write(d, m);
+	if (r < 0)
+		return r;
+	struct volume_meta *copy = xmalloc(sizeof(*copy));
+	*copy = *m;
+	WRITE_LOCKED;
+	hashmap_put(st.volumes, m->uuid, copy);
+	return 0;
+}
+
+void store_forget_volume(const char *uuid)
+{
+	WRITE_LOCKED;
+	hashmap_remove(st.volumes, uuid);
+}
+
+static int cmp_ctime(const void *a, const void *b)
+{
+	const struct volume_meta *x = a, *y = b;
+	return x->ctime < y->ctime ? -1 : x->ctime > y->ctime;
+}
+
+/* Orders an image's volumes base first by following parent links; falls back
+ * to creation order if they do not form one chain (a leftover). */
+static void order_chain(struct volume_meta *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_ctime);
+	for (size_t i = 0; i < n; i++) {
+		/* the volume at i must be the child of i-1 (or the image's base at 0) */
+		for (size_t j = i; j < n; j++) {
+			bool fits = i == 0 ? (!v[j].parent[0] || strcmp(v[j].parent_image, v[j].image) != 0)
+					   : strcmp(v[j].parent, v[i - 1].uuid) == 0;
+			if (fits) {
+				struct volume_meta t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				break;
+			}
+		}
+	}
+}
+
+/* Caller holds the lock. */
+static size_t collect_image(const char *domain, const char *image, struct volume_meta **ret)
+{
+	size_t pos = 0, n = 0, cap = 4;
+	struct volume_meta *out = xmalloc(cap * sizeof(*out));
+	void *v;
+
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0) {
+		struct volume_meta *m = v;
+		if (strcmp(m->image, image) != 0 || strcmp(m->domain, domain) != 0)
+			continue;
+		if (n == cap)
+			out = xrealloc(out, (cap *= 2) * sizeof(*out));
+		out[n++] = *m;
+	}
+	order_chain(out, n);
+	*ret = out;
+	return n;
+}
+
+int store_image_volumes(const char *domain, const char *image, struct volume_meta **ret, size_t *ret_n)
+{
+	READ_LOCKED;
+	struct volume_meta *v;
+	size_t n = collect_image(domain, image, &v);
+	if (n == 0) {
+		free(v);
+		return sp_not_found("image %s not found in domain %s", image, domain);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static size_t count_children_locked(const char *uuid)
+{
+	size_t pos = 0, n = 0;
+	void *v;
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0)
+		n += strcmp(((struct volume_meta *)v)->parent, uuid) == 0;
+	return n;
+}
+
+size_t store_children_count(const char *uuid)
+{
+	READ_LOCKED;
+	return count_children_locked(uuid);
+}
+
+size_t store_external_children_count(const char *image)
+{
+	READ_LOCKED;
+	size_t pos = 0, n = 0;
+	void *v;
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0) {
+		struct volume_meta *m = v;
+		n += strcmp(m->parent_image, image) == 0 && strcmp(m->image, image) != 0;
+	}
+	return n;
+}
+
+int store_image_claim(const char *image, const char *task)
+{
+	WRITE_LOCKED;
+	const char *holder = hashmap_get(st.busy, image);
+	if (holder)
+		return sp_error_set(-SP_E_CONFLICT, "busy", "", "image %s is busy with task %s", image, holder);
+	hashmap_put(st.busy, image, xstrdup(task));
+	return 0;
+}
+
+void store_image_release(const char *image, const char *task)
+{
+	WRITE_LOCKED;
+	const char *holder = hashmap_get(st.busy, image);
+	if (holder && strcmp(holder, task) == 0)
+		hashmap_remove(st.busy, image);
+}
+
+bool store_image_busy(const char *image)
+{
+	READ_LOCKED;
+	return hashmap_get(st.busy, image) != NULL;
+}
+
+/* ---- JSON views ---- */
+
+static void hashmap_freep(struct hashmap **m) { hashmap_free(*m); }
+
+static json_object *pool_json_locked(const struct pool *p)
+{
+	json_object *o = json_object_new_object();
+	json_object *domains = json_object_new_array();
+	size_t pos = 0;
+	void *v;
+
+	json_object_object_add(o, "uuid", json_object_new_string(p->uuid));
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "master_domain", json_object_new_string(p->master));
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		if (strcmp(((struct domain *)v)->pool, p->uuid) == 0)
+			json_object_array_add(domains, json_object_new_string(((struct domain *)v)->uuid));
+	json_object_object_add(o, "domains", domains);
+	return o;
+}
+
+json_object *store_pools_json(void)
+{
+	READ_LOCKED;
+	json_object *a = json_object_new_array();
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(st.pools, &pos, NULL, &v) == 0)
+		json_object_array_add(a, pool_json_locked(v));
+	return a;
+}
+
+json_object *store_pool_json(const char *uuid)
+{
+	READ_LOCKED;
+	struct pool *p = hashmap_get(st.pools, uuid);
+	if (!p) {
+		sp_not_found("pool %s not found", uuid);
+		return NULL;
+	}
+	return pool_json_locked(p);
+}
+
+json_object *store_domains_json(void)
+{
+	READ_LOCKED;
+	json_object *a = json_object_new_array();
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		json_object_array_add(a, domain_to_json(v));
+	return a;
+}
+
+json_object *store_domain_json(const char *uuid)
+{
+	READ_LOCKED;
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (!d) {
+		sp_not_found("storage domain %s not found", uuid);
+		return NULL;
+	}
+	return domain_to_json(d);
+}
+
+static json_object *volume_json_locked(const struct volume_meta *m)
+{
+	json_object *o = volume_meta_to_json(m);
+	struct domain *d = hashmap_get(st.domains, m->domain);
+	json_object_object_add(o, "leaf", json_object_new_boolean(count_children_locked(m->uuid) == 0));
+	if (d) {
+		_cleanup_free_ char *path = d->ops->volume_path(d, m->image, m->uuid);
+		json_object_object_add(o, "path", json_object_new_string(path));
+	}
+	return o;
+}
+
+static json_object *image_json_locked(const char *domain, const char *image, bool with_volumes)
+{
+	_cleanup_free_ struct volume_meta *v = NULL;
+	size_t n = collect_image(domain, image, &v);
+	if (n == 0) {
+		sp_not_found("image %s not found in domain %s", image, domain);
+		return NULL;
+	}
+	const struct volume_meta *top = &v[n - 1], *base = &v[0];
+	bool legal = true, shared = true;
+	json_object *o = json_object_new_object();
+	json_object *chain = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		legal = legal && v[i].legal;
+		shared = shared && v[i].shared;
+		json_object_array_add(chain, with_volumes ? volume_json_locked(&v[i]) : json_object_new_string(v[i].uuid));
+	}
+	json_object_object_add(o, "uuid", json_object_new_string(image));
+	json_object_object_add(o, "domain", json_object_new_string(domain));
+	json_object_object_add(o, "name", json_object_new_string(top->image_name));
+	json_object_object_add(o, "capacity", json_object_new_int64((int64_t)top->capacity));
+	json_object_object_add(o, "format", json_object_new_string(vol_format_str(top->format)));
+	json_object_object_add(o, "top_volume", json_object_new_string(top->uuid));
+	json_object_object_add(o, "legality", json_object_new_string(legal ? "LEGAL" : "ILLEGAL"));
+	json_object_object_add(o, "template", json_object_new_boolean(shared));
+	json_object_object_add(o, "busy", json_object_new_boolean(hashmap_get(st.busy, image) != NULL));
+	if (base->parent[0] && strcmp(base->parent_image, image) != 0) {
+		json_object *t = json_object_new_object();
+		json_object_object_add(t, "image", json_object_new_string(base->parent_image));
+		json_object_object_add(t, "volume", json_object_new_string(base->parent));
+		json_object_object_add(o, "template_source", t);
+	}
+	json_object_object_add(o, "volumes", chain);
+	return o;
+}
+
+json_object *store_images_json(const char *domain)
+{
+	READ_LOCKED;
+	if (!hashmap_get(st.domains, domain)) {
+		sp_not_found("storage domain %s not found", domain);
+		return NULL;
+	}
+	/* distinct image uuids of the domain, then one summary each */
+	_cleanup_(hashmap_freep) struct hashmap *seen = hashmap_new(NULL);
+	json_object *a = json_object_new_array();
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0) {
+		struct volume_meta *m = v;
+		if (strcmp(m->domain, domain) != 0 || hashmap_get(seen, m->image))
+			continue;
+		hashmap_put(seen, m->image, m);
+		json_object_array_add(a, image_json_locked(domain, m->image, false));
+	}
+	return a;
+}
+
+json_object *store_image_json(const char *domain, const char *image)
+{
+	READ_LOCKED;
+	if (!hashmap_get(st.domains, domain)) {
+		sp_not_found("storage domain %s not found", domain);
+		return NULL;
+	}
+	return image_json_locked(domain, image, false);
+}
+
+json_object *store_volumes_json(const char *domain, const char *image)
+{
+	READ_LOCKED;
+	_cleanup_json_ json_object *img = image_json_locked(domain, image, true);
+	if (!img)
+		return NULL;
+	return json_object_get(json_object_object_get(img, "volumes"));
+}
+
+json_object *store_volume_json(const char *domain, const char *image, const char *volume)
+{
+	READ_LOCKED;
+	struct volume_meta *m = hashmap_get(st.volumes, volume);
+	if (!m || strcmp(m->domain, domain) != 0 || strcmp(m->image, image) != 0) {
+		sp_not_found("volume %s not found in image %s of domain %s", volume, image, domain);
+		return NULL;
+	}
+	return volume_json_locked(m);
+}

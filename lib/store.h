@@ -1,0 +1,58 @@
+/* The agent's in-memory model of pools, domains, images and volumes: loaded
+ * from storage at start, updated after every durable change, read by the API
+ * without touching storage. One reader-writer lock guards it. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/domain.h"
+#include "lib/volume.h"
+
+struct pool {
+	char uuid[UUID_STR_LEN];
+	char name[NAME_MAX_LEN + 1];
+	char master[UUID_STR_LEN]; /* master domain */
+};
+
+/* Loads every pool and domain under data_dir, and every volume's metadata. */
+int store_open(const char *data_dir);
+void store_close(void);
+const char *store_data_dir(void);
+
+/* Pools and domains. */
+int store_pool_create(const char *name, const char *master_name, const char *domain_path,
+		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN]);
+int store_domain_create(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN]);
+size_t store_pool_count(void);
+/* Copies a domain; -SP_E_NOT_FOUND (recorded) if unknown. */
+int store_get_domain(const char *uuid, struct domain *ret);
+/* Calls fn on every domain (under the read lock; fn must not call the store). */
+void store_foreach_domain(void (*fn)(struct domain *d, void *userdata), void *userdata);
+
+/* Volumes. */
+int store_get_volume(const char *uuid, struct volume_meta *ret);
+/* Writes a volume's metadata durably (generation bumped) and records it. */
+int store_put_volume(struct domain *d, struct volume_meta *m);
+void store_forget_volume(const char *uuid);
+/* The image's own volumes, base first. *ret is allocated; 0 volumes -> -SP_E_NOT_FOUND. */
+int store_image_volumes(const char *domain, const char *image, struct volume_meta **ret, size_t *ret_n);
+/* Number of volumes anywhere whose parent is uuid. */
+size_t store_children_count(const char *uuid);
+/* Volumes outside image whose parent is inside it (clones of a template). */
+size_t store_external_children_count(const char *image);
+
+/* An image is busy while a task changes it: a second change is refused. */
+int store_image_claim(const char *image, const char *task);
+void store_image_release(const char *image, const char *task);
+bool store_image_busy(const char *image);
+
+/* JSON views for the API, built under the read lock. NULL + recorded error if unknown. */
+json_object *store_pools_json(void);
+json_object *store_pool_json(const char *uuid);
+json_object *store_domains_json(void);
+json_object *store_domain_json(const char *uuid);
+json_object *store_images_json(const char *domain);
+json_object *store_image_json(const char *domain, const char *image);
+json_object *store_volumes_json(const char *domain, const char *image);
+json_object *store_volume_json(const char *domain, const char *image, const char *volume);

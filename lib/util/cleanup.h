@@ -1,0 +1,49 @@
+/* Scoped ownership helpers: resources released when the variable leaves scope. */
+#pragma once
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void json_putp(json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_json_ _cleanup_(json_putp)
+
+/* Hand ownership on: returns the pointer and clears the variable. */
+#define TAKE_PTR(p)                          \
+	({                                   \
+		__typeof__(p) _tp_ = (p);    \
+		(p) = NULL;                  \
+		_tp_;                        \
+	})
+#define TAKE_FD(fd)                  \
+	({                           \
+		int _tf_ = (fd);     \
+		(fd) = -1;           \
+		_tf_;                \
+	})
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,0 +1,26 @@
+#include "lib/util/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local struct sp_error last;
+
+int sp_error_set(int code, const char *kind, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	last.code = code;
+	snprintf(last.kind, sizeof(last.kind), "%s", kind ? kind : "error");
+	snprintf(last.field, sizeof(last.field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(last.message, sizeof(last.message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const struct sp_error *sp_error_last(void) { return &last; }
+
+void sp_error_clear(void) { memset(&last, 0, sizeof(last)); }
+
+void sp_error_copy(struct sp_error *dst) { *dst = last; }

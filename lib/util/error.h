@@ -1,0 +1,40 @@
+/* Error convention: functions return >= 0 on success and -errno (or a
+ * -SP_E_* project code) on failure. The detail an operator needs is kept in a
+ * per-thread record set where the failure is found; api/ turns it into the
+ * JSON error body. */
+#pragma once
+#include <errno.h>
+
+/* Project codes live above the errno range so they cannot collide. */
+enum {
+	SP_E_BASE = 10000,
+	SP_E_BAD_REQUEST,  /* malformed or invalid input: 400 */
+	SP_E_CONFLICT,     /* state forbids the change (busy, has children): 409 */
+	SP_E_NOT_FOUND,    /* object does not exist: 404 */
+	SP_E_TOO_LARGE,    /* request body over the limit: 413 */
+	SP_E_TOOL_FAILED,  /* an outside program (qemu-img, lvm) failed: 500 */
+	SP_E_ABORTED,      /* task aborted by the user */
+	SP_E_CORRUPT,      /* on-disk record fails a check */
+	SP_E_MAX
+};
+
+struct sp_error {
+	int code;           /* the -errno or -SP_E_* that was returned */
+	char kind[32];      /* machine-readable code for the API, e.g. "invalid_field" */
+	char field[64];     /* request field concerned, "" if none */
+	char message[1024]; /* human-readable, names the object concerned */
+};
+
+/* Records the error for this thread and returns code (negative). */
+int sp_error_set(int code, const char *kind, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The last error recorded on this thread (code 0 if none). */
+const struct sp_error *sp_error_last(void);
+void sp_error_clear(void);
+/* Copies this thread's last error into *dst. */
+void sp_error_copy(struct sp_error *dst);
+
+/* Shorthands for the common cases. */
+#define sp_bad_field(field, ...) sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", (field), __VA_ARGS__)
+#define sp_not_found(...) sp_error_set(-SP_E_NOT_FOUND, "not_found", "", __VA_ARGS__)
+#define sp_conflict(...) sp_error_set(-SP_E_CONFLICT, "conflict", "", __VA_ARGS__)
