@@ -84,6 +84,8 @@ class Daemon:
             self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=60) if self.proc else None
         self.proc = None
+        if self._conn:
+            self._conn.close()
         self._conn = None
         if self.log:
             self.log.close()
