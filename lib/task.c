@@ -25,7 +25,7 @@ static struct {
 	size_t q_head, q_len, q_cap;
 	pthread_t *workers;
 	int n_workers;
-	bool stopping;
+	atomic_bool stopping; /* read outside the lock by end_task */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .queued = PTHREAD_COND_INITIALIZER,
 	 .changed = PTHREAD_COND_INITIALIZER };
@@ -132,12 +132,16 @@ void task_submit(struct task *t)
 	pthread_mutex_unlock(&tr.lock);
 }
 
-/* The task's journal record goes once its outcome is final on storage. */
+/* The task's journal record goes once its outcome is final on storage. A
+ * task aborted by the daemon's own shutdown keeps its record: recovery at the
+ * next start ends it again (idempotently) and so reports its outcome to the
+ * clients that could not see it end. */
 static void end_task(struct task *t, int r)
 {
 	struct domain d;
+	bool keep_record = r == -SP_E_ABORTED && tr.stopping;
 
-	if (store_get_domain(t->domain, &d) == 0) {
+	if (!keep_record && store_get_domain(t->domain, &d) == 0) {
 		int q = d.ops->journal_remove(&d, t->uuid);
 		if (q < 0)
 			log_error("task %s: cannot remove journal record: %s", t->uuid, strerror(-q));
@@ -170,7 +174,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&tr.lock);
 		while (tr.q_len == 0 && !tr.stopping)
 			pthread_cond_wait(&tr.queued, &tr.lock);
-		if (tr.q_len == 0) {
+		/* on shutdown, queued tasks stay journaled for the next start */
+		if (tr.stopping) {
 			pthread_mutex_unlock(&tr.lock);
 			return NULL;
 		}

@@ -37,7 +37,8 @@ struct task {
 const char *task_state_str(enum task_state s);
 
 int task_runner_start(int workers);
-/* Stops the workers: running tasks are asked to abort and are waited for. */
+/* Stops the workers: running tasks are asked to abort and are waited for;
+ * queued ones are left in their journal, for recovery at the next start. */
 void task_runner_stop(void);
 
 /* A new task in QUEUED state (not yet submitted). */

@@ -93,6 +93,26 @@ class TaskTest(DaemonTest):
         st, err = self.d.post("/v1/tasks/%s/abort" % acc["task"])
         self.assertEqual(st, 409, err)
 
+    def test_sigterm_rolls_back_running_and_keeps_queued_for_restart(self):
+        copy = self.start_copy()
+        self.wait_running_with_progress(copy["task"])
+        st, queued = self.d.post(self.img_path(), {"name": "later", "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202)
+        self.assertEqual(self.d.stop(), 0)
+        self.d.start()
+        for task in (copy["task"], queued["task"]):
+            st, t = self.d.get("/v1/tasks/" + task)
+            self.assertEqual(st, 200, t)
+            self.assertTrue(t["recovered"], t)
+            self.assertEqual(t["state"], "failed", t)
+            self.assertEqual(t["error"]["code"], "rolled_back")
+        self.assertEqual(self.dom2_images(), [])
+        st, _ = self.d.get(self.img_path(queued["image"]))
+        self.assertEqual(st, 404)
+        for dom in (self.dom, self.dom2["uuid"]):
+            journal = os.path.join(self.d.data_dir, "domains", dom, "dom_md", "journal")
+            self.assertEqual(os.listdir(journal), [])
+
     def test_failed_task_reports_the_tool_error_and_changes_nothing(self):
         # a preallocated image larger than the file system fails in qemu-img
         before = tree_snapshot(os.path.join(self.d.data_dir, "domains", self.dom, "images"))
