@@ -15,8 +15,8 @@ int body_parse(const char *data, size_t len, json_object **ret)
 	size_t used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 
-	/* allow trailing whitespace only */
-	while (o && used < len && strchr(" \t\r\n", data[used]))
+	/* allow trailing whitespace only (strchr would also find a NUL byte) */
+	while (o && used < len && data[used] && strchr(" \t\r\n", data[used]))
 		used++;
 	if (!o || jerr != json_tokener_success || used != len) {
 		json_object_put(o);

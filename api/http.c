@@ -45,7 +45,8 @@ static int status_of(int code)
 	switch (-code) {
 	case SP_E_BAD_REQUEST: return MHD_HTTP_BAD_REQUEST;
 	case SP_E_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
-	case SP_E_CONFLICT: return MHD_HTTP_CONFLICT;
+	case SP_E_CONFLICT:
+	case SP_E_LEASE_HELD: return MHD_HTTP_CONFLICT;
 	case SP_E_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
 	case ENOSPC: return MHD_HTTP_INSUFFICIENT_STORAGE;
 	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;

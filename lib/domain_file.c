@@ -101,6 +101,7 @@ static int file_volume_remove(struct domain *d, const char *image, const char *v
 {
 	_cleanup_free_ char *path = file_volume_path(d, image, volume);
 	_cleanup_free_ char *meta = meta_path(d, image, volume);
+	_cleanup_free_ char *meta_tmp = xasprintf("%s.tmp", meta);
 	_cleanup_free_ char *dir = image_dir(d, image);
 
 	/* data first: a metadata file without data is an ILLEGAL leftover that
@@ -108,6 +109,8 @@ static int file_volume_remove(struct domain *d, const char *image, const char *v
 	if (unlink(path) < 0 && errno != ENOENT)
 		return sp_error_set(-errno, "io_error", "", "cannot remove volume %s: %m", volume);
 	if (unlink(meta) < 0 && errno != ENOENT)
+		return sp_error_set(-errno, "io_error", "", "cannot remove metadata of %s: %m", volume);
+	if (unlink(meta_tmp) < 0 && errno != ENOENT)
 		return sp_error_set(-errno, "io_error", "", "cannot remove metadata of %s: %m", volume);
 	int r = fsync_dir(dir);
 	return r == -ENOENT ? 0 : r;
@@ -129,6 +132,17 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Scans run at startup, before any write: a "*.tmp" is what an atomic write
+ * interrupted by a crash left; the file it was to replace is intact. */
+static void remove_stale_tmp(const struct domain *d, const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("domain %s: cannot remove stale %s: %m", d->uuid, path);
+	else
+		log_info("domain %s: removed %s, left by an interrupted write", d->uuid, path);
+}
+
 static int scan_image_dir(struct domain *d, const char *image, volume_meta_cb cb, void *userdata)
 {
 	_cleanup_free_ char *dir = image_dir(d, image);
@@ -139,6 +153,8 @@ static int scan_image_dir(struct domain *d, const char *image, volume_meta_cb cb
 	if (!dh)
 		return 0;
 	while ((de = readdir(dh)) && r >= 0) {
+		if (has_suffix(de->d_name, ".meta.tmp"))
+			remove_stale_tmp(d, dir, de->d_name);
 		if (!has_suffix(de->d_name, ".meta"))
 			continue;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
@@ -205,6 +221,8 @@ static int file_journal_scan(struct domain *d, journal_cb cb, void *userdata)
 	if (!dh)
 		return -errno;
 	while ((de = readdir(dh)) && r >= 0) {
+		if (has_suffix(de->d_name, ".json.tmp"))
+			remove_stale_tmp(d, dir, de->d_name); /* a record never written: its task was not acknowledged */
 		if (!has_suffix(de->d_name, ".json"))
 			continue;
 		_cleanup_free_ char *task = xstrndup(de->d_name, strlen(de->d_name) - 5);

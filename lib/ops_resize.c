@@ -1,6 +1,8 @@
 /* Growing an image: its top volume gets the new capacity (the layers below
- * may stay smaller). Resizing to a size is idempotent, so recovery redoes it
- * and writes the metadata: the operation always completes. */
+ * may stay smaller). Resizing to a size is idempotent (a volume that already
+ * has it is left alone: qemu-img refuses to preallocate a size it does not
+ * grow), so recovery redoes it and writes the metadata: the operation always
+ * completes. */
 #include <string.h>
 
 #include "lib/ops.h"
@@ -22,7 +24,10 @@ static int resize(json_object *rec)
 	    (r = store_get_volume(rec_str(rec, "volume"), &m)) < 0)
 		return r;
 	_cleanup_free_ char *path = d.ops->volume_path(&d, m.image, m.uuid);
-	if ((r = qemu_img_resize(path, m.format, m.alloc, capacity)) < 0)
+	struct qemu_img_info info;
+	if ((r = qemu_img_info(path, &info)) < 0)
+		return r;
+	if (info.virtual_size != capacity && (r = qemu_img_resize(path, m.format, m.alloc, capacity)) < 0)
 		return r;
 	crashpoint("resize.after_data");
 	m.capacity = capacity;

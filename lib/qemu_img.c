@@ -16,7 +16,8 @@ int qemu_img_parse_progress(const char *line, int *ret_percent)
 
 	while (*line == ' ' || *line == '\t')
 		line++;
-	if (sscanf(line, "(%lf/100%%%c", &pct, &close_paren) != 2 || close_paren != ')' || pct < 0 || pct > 100)
+	if (sscanf(line, "(%lf/100%%%c", &pct, &close_paren) != 2 || close_paren != ')' ||
+	    !(pct >= 0 && pct <= 100)) /* also false for NaN, which (int) cannot convert */
 		return -EINVAL;
 	*ret_percent = (int)pct;
 	return 0;

@@ -139,8 +139,11 @@ void task_submit(struct task *t)
 static void end_task(struct task *t, int r)
 {
 	struct domain d;
+	struct sp_error err = { 0 };
 	bool keep_record = r == -SP_E_ABORTED && tr.stopping;
 
+	if (r < 0)
+		sp_error_copy(&err); /* before the store records errors of its own (unknown domain) */
 	if (!keep_record && store_get_domain(t->domain, &d) == 0) {
 		int q = d.ops->journal_remove(&d, t->uuid);
 		if (q < 0)
@@ -155,7 +158,7 @@ static void end_task(struct task *t, int r)
 		t->state = TASK_FINISHED;
 		atomic_store(&t->progress, 100);
 	} else {
-		sp_error_copy(&t->error);
+		t->error = err;
 		t->state = r == -SP_E_ABORTED ? TASK_ABORTED : TASK_FAILED;
 	}
 	t->ended_ms = now_ms();
@@ -300,18 +303,38 @@ json_object *task_list_json(void)
 	return a;
 }
 
+/* Caller holds the lock. Takes t out of the queue; false if it is not in it. */
+static bool unqueue(struct task *t)
+{
+	for (size_t i = 0; i < tr.q_len; i++) {
+		if (tr.queue[(tr.q_head + i) % tr.q_cap] != t)
+			continue;
+		for (size_t j = i; j + 1 < tr.q_len; j++)
+			tr.queue[(tr.q_head + j) % tr.q_cap] = tr.queue[(tr.q_head + j + 1) % tr.q_cap];
+		tr.q_len--;
+		return true;
+	}
+	return false;
+}
+
 int task_abort(const char *uuid)
 {
+	bool dequeued = false;
 	pthread_mutex_lock(&tr.lock);
 	struct task *t = tr.by_uuid ? hashmap_get(tr.by_uuid, uuid) : NULL;
 	int r = 0;
-	if (!t)
+	if (!t) {
 		r = sp_not_found("task %s not found", uuid);
-	else if (t->state >= TASK_FINISHED)
+	} else if (t->state >= TASK_FINISHED) {
 		r = sp_conflict("task %s has already ended (%s)", uuid, task_state_str(t->state));
-	else
+	} else {
 		atomic_store(&t->abort, true);
+		/* a queued task ends now, not once a worker is free: its images are released */
+		dequeued = t->state == TASK_QUEUED && unqueue(t);
+	}
 	pthread_mutex_unlock(&tr.lock);
+	if (dequeued)
+		end_task(t, sp_error_set(-SP_E_ABORTED, "aborted", "", "task %s aborted before it started", uuid));
 	return r;
 }
 

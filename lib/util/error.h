@@ -15,6 +15,7 @@ enum {
 	SP_E_TOOL_FAILED,  /* an outside program (qemu-img, lvm) failed: 500 */
 	SP_E_ABORTED,      /* task aborted by the user */
 	SP_E_CORRUPT,      /* on-disk record fails a check */
+	SP_E_LEASE_HELD,   /* a sanlock lease is held by another owner (host id in the message): 409 */
 	SP_E_MAX
 };
 

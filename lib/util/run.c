@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +15,6 @@
 #include "lib/util/log.h"
 #include "lib/util/xalloc.h"
 
-extern char **environ;
 static run_observer_fn observer;
 
 void run_set_observer(run_observer_fn fn) { observer = fn; }
@@ -60,10 +59,68 @@ static void deliver_lines(struct buf *b, const struct run_opts *o)
 
 static bool aborted(const struct run_opts *o) { return o && o->abort && atomic_load(o->abort); }
 
+/* Starts argv[0] (searched in PATH) with stdin from /dev/null and stdout,
+ * stderr on out_fd, err_fd; -errno if it could not be executed. The child
+ * gets an empty signal mask and default dispositions (the daemon blocks
+ * SIGTERM for its sigwait thread and ignores SIGPIPE: an aborted child must
+ * still die of SIGTERM), and is killed when the thread that started it dies:
+ * a qemu-img must not outlive a sanpoold killed with -9 and go on writing
+ * while recovery rolls its task back. Only async-signal-safe calls between
+ * fork and exec. */
+static int spawn(const char *const argv[], int out_fd, int err_fd, pid_t *ret_pid)
+{
+	pid_t parent = getpid();
+	int errp[2], err = 0;
+
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(errp[0]);
+		close(errp[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		sigset_t none;
+		int null;
+
+		sigemptyset(&none);
+		sigaction(SIGPIPE, &dfl, NULL);
+		sigaction(SIGTERM, &dfl, NULL);
+		sigaction(SIGINT, &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+			err = errno;
+		else
+			execvp(argv[0], (char *const *)argv);
+		err = err ? err : errno;
+		while (write(errp[1], &err, sizeof(err)) < 0 && errno == EINTR)
+			;
+		_exit(127);
+	}
+	close(errp[1]);
+	/* the pipe closes on exec (no data) or carries the child's errno */
+	ssize_t n;
+	while ((n = read(errp[0], &err, sizeof(err))) < 0 && errno == EINTR)
+		;
+	close(errp[0]);
+	if (n == sizeof(err)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -err;
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
 int run_argv(const char *const argv[], const struct run_opts *opts, struct run_result *ret)
 {
 	int outp[2], errp[2];
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
 	if (observer)
@@ -75,18 +132,13 @@ int run_argv(const char *const argv[], const struct run_opts *opts, struct run_r
 		close(outp[1]);
 		return -errno;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	int r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	int r = spawn(argv, outp[1], errp[1], &pid);
 	close(outp[1]);
 	close(errp[1]);
-	if (r != 0) {
+	if (r < 0) {
 		close(outp[0]);
 		close(errp[0]);
-		return -r;
+		return r;
 	}
 
 	struct buf out = { 0 }, err = { 0 };

@@ -1,0 +1,994 @@
+/* The LVM module: one worker thread owns the liblvm2cmd handle (see lvm.h).
+ *
+ * How a command reaches LVM: lvm2_run(handle, "cmd args...") splits the line
+ * itself (lvm_split in tools/lvmcmdline.c): words are separated by spaces; a
+ * word that *starts* with ' or " runs to the next same quote (no escapes); a
+ * word starting with '#' ends the line; at most 64 words. So every piece we
+ * put on a line is validated to contain no space, quote or '#', and the one
+ * quoted word, the --config string, holds only double quotes inside single
+ * quotes. All output, `--reportformat json` reports included, arrives line by
+ * line in the log callback at level 4 (print; warnings too); errors at 3. */
+#include "lib/lvm.h"
+#include "lib/lvm_priv.h"
+
+#include <inttypes.h>
+#include <lvm2cmd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/hashmap.h"
+#include "lib/util/log.h"
+#include "lib/util/xalloc.h"
+
+#define LVM_MAX_WORDS 64 /* liblvm2cmd's MAX_ARGS */
+
+/* A piece of a command line that is not acceptable: -EINVAL, recorded. */
+#define bad_arg(field, ...) sp_error_set(-EINVAL, "invalid_field", (field), __VA_ARGS__)
+
+enum op {
+	OP_INIT,
+	OP_STOP,
+	OP_PVCREATE,
+	OP_VGCREATE,
+	OP_ATTACH,
+	OP_INVALIDATE,
+	OP_VGEXTEND,
+	OP_PVRESIZE,
+	OP_VGREMOVE,
+	OP_VG_INFO,
+	OP_LVS,
+	OP_LVCREATE,
+	OP_LVREMOVE,
+	OP_LVEXTEND,
+	OP_LVTAGS,
+};
+
+/* One queued call; lives on the caller's stack until done. */
+struct call {
+	enum op op;
+	const char *vg, *lv, *dev;
+	const char *const *devs, *const *add, *const *del;
+	uint64_t size;
+	struct lvm_vg *ret_vg;
+	struct lvm_lv **ret_lvs;
+	size_t *ret_n;
+
+	int r;
+	struct sp_error err;
+	bool done;
+	struct call *next;
+};
+
+/* What the worker knows of a VG: its devices and the cached reports. */
+struct vg_state {
+	char **devs;
+	bool vg_valid, lvs_valid;
+	struct lvm_vg vg;
+	struct lvm_lv *lvs;
+	size_t nlvs;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct call *head, *tail;
+	bool started;
+	pthread_t thread;
+	atomic_bool read_only;
+	atomic_uint_fast64_t ncmds;
+	lvm_cmd_observer_fn observer;
+	void *observer_data;
+
+	/* worker thread only */
+	void *handle;
+	struct hashmap *vgs;
+	bool activation;
+	char *run_dir;
+} L = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+
+/* Output of the command running now (worker thread only). */
+static struct capture {
+	char *out;
+	size_t out_len, out_cap;
+	char err[768];
+	size_t err_len;
+} cap;
+
+static void cap_reset(void)
+{
+	free(cap.out);
+	memset(&cap, 0, sizeof(cap));
+}
+
+static void cap_append_out(const char *s)
+{
+	size_t n = strlen(s);
+	if (cap.out_len + n + 2 > cap.out_cap) {
+		cap.out_cap = (cap.out_len + n + 2) * 2;
+		cap.out = xrealloc(cap.out, cap.out_cap);
+	}
+	memcpy(cap.out + cap.out_len, s, n);
+	cap.out_len += n;
+	cap.out[cap.out_len++] = '\n';
+	cap.out[cap.out_len] = '\0';
+}
+
+static void log_cb(int level, const char *file, int line, int dm_errno, const char *msg)
+{
+	(void)file, (void)line, (void)dm_errno;
+	level &= 0x0f; /* strip _LOG_STDERR / _LOG_ONCE flags */
+	if (!msg)
+		return;
+	while (*msg == ' ')
+		msg++;
+	if (level <= LVM2_LOG_ERROR) {
+		int n = snprintf(cap.err + cap.err_len, sizeof(cap.err) - cap.err_len, "%s%s",
+				 cap.err_len ? "; " : "", msg);
+		if (n > 0)
+			cap.err_len = cap.err_len + (size_t)n < sizeof(cap.err) ? cap.err_len + (size_t)n
+										 : sizeof(cap.err) - 1;
+		log_debug("lvm: error: %s", msg);
+	} else if (level == LVM2_LOG_PRINT) {
+		/* Keep report lines only: JSON lines start with one of {}[]". */
+		if (*msg && strchr("{}[]\"", *msg))
+			cap_append_out(msg);
+		else
+			log_debug("lvm: %s", msg);
+	}
+}
+
+/* ---- validation ---- */
+
+static bool chars_in(const char *s, const char *extra)
+{
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(extra, c)))
+			return false;
+	}
+	return true;
+}
+
+bool lvm_name_is_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= 127 && s[0] != '-' && s[0] != '.' && chars_in(s, "_.+-");
+}
+
+bool lvm_tag_is_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= 128 && s[0] != '-' && chars_in(s, "_+.:=-");
+}
+
+bool lvm_device_is_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n > 5 && n < 256 && !strncmp(s, "/dev/", 5) && chars_in(s + 5, "/_.:+-") &&
+	       !strstr(s, "//") && !strstr(s, "/.") && s[n - 1] != '/';
+}
+
+static int check_name(const char *field, const char *s)
+{
+	if (!lvm_name_is_valid(s))
+		return bad_arg(field, "invalid LVM %s name \"%.64s\": 1..127 characters of "
+				    "[A-Za-z0-9_.+-], not starting with '-' or '.'", field, s ? s : "(null)");
+	return 0;
+}
+
+static int check_tags(const char *field, const char *const tags[])
+{
+	size_t n = 0;
+	for (; tags && tags[n]; n++)
+		if (!lvm_tag_is_valid(tags[n]))
+			return bad_arg(field, "invalid LVM tag \"%.64s\": 1..128 characters of "
+					    "[A-Za-z0-9_+.:=-], not starting with '-'", tags[n]);
+	if (n > LVM_MAX_TAGS)
+		return sp_error_set(-E2BIG, "invalid_field", field, "%zu tags, at most %d per command",
+				    n, LVM_MAX_TAGS);
+	return 0;
+}
+
+static int check_devs(const char *const devs[], bool need_one)
+{
+	size_t n = 0;
+	for (; devs && devs[n]; n++)
+		if (!lvm_device_is_valid(devs[n]))
+			return bad_arg("device", "invalid device path \"%.64s\"", devs[n]);
+	if (need_one && n == 0)
+		return bad_arg("device", "no device given");
+	if (n > LVM_MAX_DEVS)
+		return sp_error_set(-E2BIG, "invalid_field", "device", "%zu devices, at most %d", n,
+				    LVM_MAX_DEVS);
+	return 0;
+}
+
+/* ---- command lines ---- */
+
+struct cmdline {
+	FILE *f;
+	char *buf;
+	size_t len;
+	int words;
+};
+
+static void cl_word(struct cmdline *c, const char *w)
+{
+	fprintf(c->f, "%s%s", c->words ? " " : "", w);
+	c->words++;
+}
+
+static void cl_wordf(struct cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cl_wordf(struct cmdline *c, const char *fmt, ...)
+{
+	va_list ap;
+	fputs(c->words ? " " : "", c->f);
+	va_start(ap, fmt);
+	vfprintf(c->f, fmt, ap);
+	va_end(ap);
+	c->words++;
+}
+
+static void cl_tags(struct cmdline *c, const char *opt, const char *const tags[])
+{
+	for (size_t i = 0; tags && tags[i]; i++) {
+		cl_word(c, opt);
+		cl_word(c, tags[i]);
+	}
+}
+
+/* Regex of one device for an LVM filter: '.' and '+' as character classes,
+ * so no backslash has to survive two levels of parsing. */
+static void filter_regex(FILE *f, const char *dev)
+{
+	for (; *dev; dev++) {
+		if (*dev == '.' || *dev == '+')
+			fprintf(f, "[%c]", *dev);
+		else
+			fputc(*dev, f);
+	}
+}
+
+/* Starts "<cmd> --config '<devices filter, read-only>'". devs may be empty:
+ * the command then sees no device at all. */
+static void cl_start(struct cmdline *c, const char *cmd, char *const *devs, bool read_only)
+{
+	c->f = open_memstream(&c->buf, &c->len);
+	if (!c->f)
+		abort(); /* out of memory */
+	c->words = 0;
+	cl_word(c, cmd);
+	fputs(" --config '", c->f);
+	if (read_only)
+		fputs("global { metadata_read_only = 1 } ", c->f);
+	fputs("devices { filter = [ ", c->f);
+	for (size_t i = 0; devs && devs[i]; i++) {
+		fputs("\"a|^", c->f);
+		filter_regex(c->f, devs[i]);
+		fputs("$|\", ", c->f);
+	}
+	fputs("\"r|.*|\" ] }'", c->f);
+	c->words += 2;
+}
+
+static char *cl_finish(struct cmdline *c)
+{
+	fclose(c->f);
+	return c->buf;
+}
+
+/* Runs a finished command line; on failure records what failed (op and object)
+ * with LVM's error lines. On success the report lines are in cap.out. */
+static int run_line(const char *what, const char *object, int words, const char *line)
+{
+	int rc;
+
+	if (words >= LVM_MAX_WORDS)
+		return sp_error_set(-E2BIG, "invalid_field", "", "lvm %s %s: %d words, liblvm2cmd takes < %d",
+				    what, object, words, LVM_MAX_WORDS);
+	pthread_mutex_lock(&L.lock);
+	lvm_cmd_observer_fn observer = L.observer;
+	void *observer_data = L.observer_data;
+	pthread_mutex_unlock(&L.lock);
+	if (observer)
+		observer(line, observer_data);
+	cap_reset();
+	log_debug("lvm: run %s", line);
+	atomic_fetch_add(&L.ncmds, 1);
+	rc = lvm2_run(L.handle, line);
+	if (rc != LVM2_COMMAND_SUCCEEDED)
+		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm %s %s failed (%d): %s",
+				    what, object, rc, cap.err_len ? cap.err : "no error message");
+	return 0;
+}
+
+static int run_cl(struct cmdline *c, const char *what, const char *object)
+{
+	int words = c->words;
+	_cleanup_free_ char *line = cl_finish(c);
+	return run_line(what, object, words, line);
+}
+
+/* ---- VG state ---- */
+
+static void vg_state_free(void *p)
+{
+	struct vg_state *st = p;
+	if (!st)
+		return;
+	lvm_strv_free(st->devs);
+	lvm_vg_clear(&st->vg);
+	lvm_lvs_free(st->lvs, st->nlvs);
+	free(st);
+}
+
+static void vg_state_invalidate(struct vg_state *st)
+{
+	if (!st)
+		return;
+	st->vg_valid = st->lvs_valid = false;
+	lvm_vg_clear(&st->vg);
+	lvm_lvs_free(st->lvs, st->nlvs);
+	st->lvs = NULL;
+	st->nlvs = 0;
+}
+
+static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
+{
+	struct vg_state *st = hashmap_get(L.vgs, vg);
+	if (!st) {
+		st = xcalloc(1, sizeof(*st));
+		hashmap_put(L.vgs, vg, st);
+	}
+	lvm_strv_free(st->devs);
+	st->devs = lvm_strv_copy(devs);
+	vg_state_invalidate(st);
+	return st;
+}
+
+static int vg_state_get(const char *vg, struct vg_state **ret)
+{
+	struct vg_state *st = hashmap_get(L.vgs, vg);
+	if (!st)
+		return sp_not_found("VG %s is not known to the LVM module (no devices attached)", vg);
+	*ret = st;
+	return 0;
+}
+
+static bool strv_has(char *const *v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+static struct lvm_lv *lvs_copy(const struct lvm_lv *lvs, size_t n)
+{
+	struct lvm_lv *c = xcalloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i] = lvs[i];
+		c[i].tags = lvm_strv_copy((const char *const *)lvs[i].tags);
+	}
+	return c;
+}
+
+/* ---- operations (worker thread) ---- */
+
+static int refuse_if_read_only(const char *what, const char *object)
+{
+	if (atomic_load(&L.read_only))
+		return sp_error_set(-EROFS, "read_only", "",
+				    "lvm %s %s refused: LVM is read-only on this host", what, object);
+	return 0;
+}
+
+static int do_pvcreate(struct call *k)
+{
+	struct cmdline c;
+	int r = check_devs(k->devs, true);
+	if (r < 0)
+		return r;
+	if ((r = refuse_if_read_only("pvcreate", k->devs[0])) < 0)
+		return r;
+	if (k->size % 512)
+		return bad_arg("metadata_size", "metadata size %" PRIu64 " is not a multiple of 512",
+				    k->size);
+	_cleanup_free_ char *object = NULL;
+	{
+		FILE *f;
+		size_t len;
+		f = open_memstream(&object, &len);
+		for (size_t i = 0; k->devs[i]; i++)
+			fprintf(f, "%s%s", i ? "," : "", k->devs[i]);
+		fclose(f);
+	}
+	cl_start(&c, "pvcreate", (char *const *)k->devs, false);
+	if (k->size)
+		cl_wordf(&c, "--metadatasize=%" PRIu64 "b", k->size);
+	for (size_t i = 0; k->devs[i]; i++)
+		cl_word(&c, k->devs[i]);
+	return run_cl(&c, "pvcreate", object);
+}
+
+static int do_vgcreate(struct call *k)
+{
+	struct cmdline c;
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(k->devs, true)) < 0 ||
+	    (r = check_tags("tags", k->add)) < 0 || (r = refuse_if_read_only("vgcreate", k->vg)) < 0)
+		return r;
+	if (k->size && (k->size % 1024 || (k->size & (k->size - 1))))
+		return bad_arg("extent_size", "extent size %" PRIu64
+				    " is not a power of 2 of at least 1 KiB", k->size);
+	cl_start(&c, "vgcreate", (char *const *)k->devs, false);
+	if (k->size)
+		cl_wordf(&c, "--physicalextentsize=%" PRIu64 "k", k->size / 1024);
+	cl_tags(&c, "--addtag", k->add);
+	cl_word(&c, k->vg);
+	for (size_t i = 0; k->devs[i]; i++)
+		cl_word(&c, k->devs[i]);
+	r = run_cl(&c, "vgcreate", k->vg);
+	if (r >= 0)
+		vg_state_set(k->vg, k->devs);
+	return r;
+}
+
+static int do_attach(struct call *k)
+{
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(k->devs, true)) < 0)
+		return r;
+	vg_state_set(k->vg, k->devs);
+	return 0;
+}
+
+static int do_vgextend(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	const char *one[] = { k->dev, NULL };
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(one, true)) < 0 ||
+	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("vgextend", k->vg)) < 0)
+		return r;
+	_cleanup_(freep) char **devs = NULL;
+	size_t n = 0;
+	while (st->devs[n])
+		n++;
+	devs = xcalloc(n + 2, sizeof(char *));
+	memcpy(devs, st->devs, n * sizeof(char *));
+	if (!strv_has(st->devs, k->dev))
+		devs[n++] = (char *)k->dev;
+	if (n > LVM_MAX_DEVS)
+		return sp_error_set(-E2BIG, "invalid_field", "device", "VG %s would have %zu devices, at most %d",
+				    k->vg, n, LVM_MAX_DEVS);
+	cl_start(&c, "vgextend", devs, false);
+	cl_word(&c, k->vg);
+	cl_word(&c, k->dev);
+	_cleanup_free_ char *object = xasprintf("%s (%s)", k->vg, k->dev);
+	r = run_cl(&c, "vgextend", object);
+	vg_state_invalidate(st);
+	if (r >= 0) {
+		char **copy = lvm_strv_copy((const char *const *)devs);
+		lvm_strv_free(st->devs);
+		st->devs = copy;
+	}
+	return r;
+}
+
+static int do_pvresize(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	const char *one[] = { k->dev, NULL };
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(one, true)) < 0 ||
+	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("pvresize", k->dev)) < 0)
+		return r;
+	if (!strv_has(st->devs, k->dev))
+		return bad_arg("device", "%s is not a device of VG %s", k->dev, k->vg);
+	cl_start(&c, "pvresize", st->devs, false);
+	cl_word(&c, k->dev);
+	_cleanup_free_ char *object = xasprintf("%s (VG %s)", k->dev, k->vg);
+	r = run_cl(&c, "pvresize", object);
+	vg_state_invalidate(st);
+	return r;
+}
+
+static int do_vgremove(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = vg_state_get(k->vg, &st)) < 0 ||
+	    (r = refuse_if_read_only("vgremove", k->vg)) < 0)
+		return r;
+	cl_start(&c, "vgremove", st->devs, false);
+	cl_word(&c, "--force");
+	cl_word(&c, k->vg);
+	r = run_cl(&c, "vgremove", k->vg);
+	vg_state_invalidate(st);
+	if (r >= 0)
+		hashmap_remove(L.vgs, k->vg);
+	return r;
+}
+
+/* The VG's state, with devs (if given) replacing what was known. */
+static int vg_state_for_report(struct call *k, struct vg_state **ret)
+{
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0)
+		return r;
+	if (k->devs) {
+		if ((r = check_devs(k->devs, true)) < 0)
+			return r;
+		struct vg_state *st = hashmap_get(L.vgs, k->vg);
+		size_t n = 0, m = 0;
+		bool same = st != NULL;
+		for (; k->devs[n]; n++)
+			same = same && strv_has(st->devs, k->devs[n]);
+		while (st && st->devs[m])
+			m++;
+		if (!same || n != m)
+			vg_state_set(k->vg, k->devs);
+	}
+	return vg_state_get(k->vg, ret);
+}
+
+static int do_vg_info(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	if ((r = vg_state_for_report(k, &st)) < 0)
+		return r;
+	if (!st->vg_valid) {
+		struct lvm_vg v;
+		cl_start(&c, "vgs", st->devs, atomic_load(&L.read_only));
+		cl_word(&c, "--reportformat=json");
+		cl_word(&c, "--units=b");
+		cl_word(&c, "--nosuffix");
+		cl_word(&c, "--options=vg_name,vg_size,vg_free,vg_extent_size,vg_tags,vg_mda_size,"
+			    "vg_mda_free,vg_seqno,lv_count,pv_count");
+		cl_word(&c, k->vg);
+		if ((r = run_cl(&c, "vgs", k->vg)) < 0)
+			return r;
+		if ((r = lvm_report_parse_vg(cap.out ? cap.out : "", k->vg, &v)) < 0)
+			return r;
+		lvm_vg_clear(&st->vg);
+		st->vg = v;
+		st->vg_valid = true;
+	}
+	*k->ret_vg = st->vg;
+	k->ret_vg->tags = lvm_strv_copy((const char *const *)st->vg.tags);
+	return 0;
+}
+
+static int do_lvs(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	if ((r = vg_state_for_report(k, &st)) < 0)
+		return r;
+	if (!st->lvs_valid) {
+		struct lvm_lv *lvs;
+		size_t n;
+		cl_start(&c, "lvs", st->devs, atomic_load(&L.read_only));
+		cl_word(&c, "--reportformat=json");
+		cl_word(&c, "--units=b");
+		cl_word(&c, "--nosuffix");
+		cl_word(&c, "--options=lv_name,lv_size,lv_tags,lv_active");
+		cl_word(&c, k->vg);
+		if ((r = run_cl(&c, "lvs", k->vg)) < 0)
+			return r;
+		if ((r = lvm_report_parse_lvs(cap.out ? cap.out : "", &lvs, &n)) < 0)
+			return r;
+		lvm_lvs_free(st->lvs, st->nlvs);
+		st->lvs = lvs;
+		st->nlvs = n;
+		st->lvs_valid = true;
+	}
+	*k->ret_lvs = lvs_copy(st->lvs, st->nlvs);
+	*k->ret_n = st->nlvs;
+	return 0;
+}
+
+/* Common start of the commands that change one LV. */
+static int lv_change_start(struct call *k, const char *what, struct vg_state **ret_st,
+			   char **ret_object)
+{
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_name("lv", k->lv)) < 0 ||
+	    (r = vg_state_get(k->vg, ret_st)) < 0)
+		return r;
+	*ret_object = xasprintf("%s/%s", k->vg, k->lv);
+	if ((r = refuse_if_read_only(what, *ret_object)) < 0) {
+		free(*ret_object);
+		*ret_object = NULL;
+		return r;
+	}
+	return 0;
+}
+
+static int check_size(const char *field, uint64_t size)
+{
+	if (size == 0 || size % 512)
+		return bad_arg(field, "size %" PRIu64 " is not a positive multiple of 512", size);
+	return 0;
+}
+
+static int do_lvcreate(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	int r;
+	if ((r = check_size("size", k->size)) < 0 || (r = check_tags("tags", k->add)) < 0 ||
+	    (r = lv_change_start(k, "lvcreate", &st, &object)) < 0)
+		return r;
+	cl_start(&c, "lvcreate", st->devs, false);
+	cl_word(&c, "--activate=n");
+	cl_word(&c, "--zero=n");
+	cl_word(&c, "--wipesignatures=n");
+	cl_wordf(&c, "--size=%" PRIu64 "b", k->size);
+	cl_tags(&c, "--addtag", k->add);
+	cl_wordf(&c, "--name=%s", k->lv);
+	cl_word(&c, k->vg);
+	r = run_cl(&c, "lvcreate", object);
+	vg_state_invalidate(st);
+	return r;
+}
+
+static int do_lvremove(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	int r;
+	if ((r = lv_change_start(k, "lvremove", &st, &object)) < 0)
+		return r;
+	cl_start(&c, "lvremove", st->devs, false);
+	cl_word(&c, "--force");
+	cl_word(&c, object);
+	r = run_cl(&c, "lvremove", object);
+	vg_state_invalidate(st);
+	return r;
+}
+
+static int do_lvextend(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	int r;
+	if ((r = check_size("size", k->size)) < 0 ||
+	    (r = lv_change_start(k, "lvextend", &st, &object)) < 0)
+		return r;
+	cl_start(&c, "lvextend", st->devs, false);
+	cl_wordf(&c, "--size=%" PRIu64 "b", k->size);
+	cl_word(&c, object);
+	r = run_cl(&c, "lvextend", object);
+	vg_state_invalidate(st);
+	return r;
+}
+
+static int do_lvtags(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	size_t n = 0;
+	int r;
+	if ((r = check_tags("add", k->add)) < 0 || (r = check_tags("del", k->del)) < 0)
+		return r;
+	for (size_t i = 0; k->add && k->add[i]; i++)
+		n++;
+	for (size_t i = 0; k->del && k->del[i]; i++)
+		n++;
+	if (n == 0)
+		return bad_arg("add", "no tag to add or delete");
+	if (n > LVM_MAX_TAGS)
+		return sp_error_set(-E2BIG, "invalid_field", "add", "%zu tag changes, at most %d", n,
+				    LVM_MAX_TAGS);
+	if ((r = lv_change_start(k, "lvchange", &st, &object)) < 0)
+		return r;
+	cl_start(&c, "lvchange", st->devs, false);
+	cl_tags(&c, "--deltag", k->del);
+	cl_tags(&c, "--addtag", k->add);
+	cl_word(&c, object);
+	r = run_cl(&c, "lvchange", object);
+	vg_state_invalidate(st);
+	return r;
+}
+
+static int do_invalidate(struct call *k)
+{
+	vg_state_invalidate(hashmap_get(L.vgs, k->vg));
+	return 0;
+}
+
+static int write_conf(void)
+{
+	int r = mkdir_p(L.run_dir, 0700);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot create LVM run directory %s", L.run_dir);
+	/* The default filter rejects every device: only a command's own
+	 * --config filter lets devices in. */
+	_cleanup_free_ char *conf = xasprintf(
+		"# written by sanpoold: the private configuration of its LVM module\n"
+		"global {\n\tactivation = %d\n\tuse_aio = 0\n\tuse_lvmlockd = 0\n}\n"
+		"devices {\n\tuse_devicesfile = 0\n\tobtain_device_list_from_udev = 0\n"
+		"\tfilter = [ \"r|.*|\" ]\n\tglobal_filter = [ \"a|.*|\" ]\n}\n"
+		"activation {\n\tudev_sync = 0\n\tudev_rules = 0\n\tmonitoring = 0\n}\n"
+		"backup {\n\tbackup = 0\n\tarchive = 0\n}\n"
+		"log {\n\tlevel = 0\n\tsyslog = 0\n}\n",
+		L.activation ? 1 : 0);
+	_cleanup_free_ char *path = xasprintf("%s/lvm.conf", L.run_dir);
+	r = atomic_write_file(path, conf, strlen(conf));
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot write %s", path);
+	return 0;
+}
+
+static int do_init(void)
+{
+	int r = write_conf();
+	if (r < 0)
+		return r;
+	setenv("LVM_SYSTEM_DIR", L.run_dir, 1);
+	lvm2_log_fn(log_cb);
+	L.handle = lvm2_init();
+	if (!L.handle)
+		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm2_init failed: %s",
+				    cap.err_len ? cap.err : "no error message");
+	lvm2_log_level(L.handle, LVM2_LOG_PRINT);
+	L.vgs = hashmap_new(vg_state_free);
+	return 0;
+}
+
+static int dispatch(struct call *k)
+{
+	switch (k->op) {
+	case OP_INIT: return do_init();
+	case OP_STOP: return 0;
+	case OP_PVCREATE: return do_pvcreate(k);
+	case OP_VGCREATE: return do_vgcreate(k);
+	case OP_ATTACH: return do_attach(k);
+	case OP_INVALIDATE: return do_invalidate(k);
+	case OP_VGEXTEND: return do_vgextend(k);
+	case OP_PVRESIZE: return do_pvresize(k);
+	case OP_VGREMOVE: return do_vgremove(k);
+	case OP_VG_INFO: return do_vg_info(k);
+	case OP_LVS: return do_lvs(k);
+	case OP_LVCREATE: return do_lvcreate(k);
+	case OP_LVREMOVE: return do_lvremove(k);
+	case OP_LVEXTEND: return do_lvextend(k);
+	case OP_LVTAGS: return do_lvtags(k);
+	}
+	return -EINVAL;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&L.lock);
+		while (!L.head)
+			pthread_cond_wait(&L.work, &L.lock);
+		struct call *k = L.head;
+		L.head = k->next;
+		if (!L.head)
+			L.tail = NULL;
+		pthread_mutex_unlock(&L.lock);
+
+		sp_error_clear();
+		int r = dispatch(k);
+		bool stop = k->op == OP_STOP || (k->op == OP_INIT && r < 0);
+		if (stop) {
+			if (L.handle)
+				lvm2_exit(L.handle);
+			L.handle = NULL;
+			hashmap_free(L.vgs);
+			L.vgs = NULL;
+		}
+		cap_reset();
+
+		pthread_mutex_lock(&L.lock);
+		k->r = r;
+		if (r < 0)
+			sp_error_copy(&k->err);
+		k->done = true;
+		pthread_cond_broadcast(&L.done);
+		pthread_mutex_unlock(&L.lock);
+		if (stop)
+			return NULL;
+	}
+}
+
+/* Queues k, waits for it, carries its error record over to this thread. */
+static int submit(struct call *k)
+{
+	pthread_mutex_lock(&L.lock);
+	if (!L.started && k->op != OP_INIT) {
+		pthread_mutex_unlock(&L.lock);
+		return sp_error_set(-ESHUTDOWN, "unavailable", "", "the LVM module is not started");
+	}
+	k->next = NULL;
+	k->done = false;
+	if (L.tail)
+		L.tail->next = k;
+	else
+		L.head = k;
+	L.tail = k;
+	pthread_cond_signal(&L.work);
+	while (!k->done)
+		pthread_cond_wait(&L.done, &L.lock);
+	pthread_mutex_unlock(&L.lock);
+	if (k->r < 0)
+		return sp_error_set(k->r, k->err.kind, k->err.field, "%s", k->err.message);
+	return k->r;
+}
+
+int lvm_start(const struct lvm_options *o)
+{
+	int r;
+	pthread_mutex_lock(&L.lock);
+	bool started = L.started;
+	pthread_mutex_unlock(&L.lock);
+	if (started)
+		return sp_error_set(-EALREADY, "conflict", "", "the LVM module is already started");
+	if (!o || !o->run_dir || o->run_dir[0] != '/')
+		return bad_arg("run_dir", "the LVM run directory must be an absolute path");
+	free(L.run_dir);
+	L.run_dir = xstrdup(o->run_dir);
+	L.activation = o->activation;
+	atomic_store(&L.read_only, o->read_only);
+	atomic_store(&L.ncmds, 0);
+	r = -pthread_create(&L.thread, NULL, worker, NULL);
+	if (r < 0)
+		return sp_error_set(r, "error", "", "cannot start the LVM worker thread");
+	struct call k = { .op = OP_INIT };
+	r = submit(&k);
+	if (r < 0) {
+		pthread_join(L.thread, NULL);
+		return r;
+	}
+	pthread_mutex_lock(&L.lock);
+	L.started = true;
+	pthread_mutex_unlock(&L.lock);
+	return 0;
+}
+
+void lvm_stop(void)
+{
+	pthread_mutex_lock(&L.lock);
+	bool started = L.started;
+	pthread_mutex_unlock(&L.lock);
+	if (!started)
+		return;
+	struct call k = { .op = OP_STOP };
+	submit(&k);
+	pthread_join(L.thread, NULL);
+	pthread_mutex_lock(&L.lock);
+	L.started = false;
+	pthread_mutex_unlock(&L.lock);
+	free(L.run_dir);
+	L.run_dir = NULL;
+}
+
+void lvm_set_read_only(bool read_only) { atomic_store(&L.read_only, read_only); }
+bool lvm_get_read_only(void) { return atomic_load(&L.read_only); }
+uint64_t lvm_commands_run(void) { return atomic_load(&L.ncmds); }
+
+void lvm_set_cmd_observer(lvm_cmd_observer_fn fn, void *userdata)
+{
+	pthread_mutex_lock(&L.lock);
+	L.observer = fn;
+	L.observer_data = userdata;
+	pthread_mutex_unlock(&L.lock);
+}
+
+int lvm_pvcreate(const char *const devs[], uint64_t metadata_size)
+{
+	struct call k = { .op = OP_PVCREATE, .devs = devs, .size = metadata_size };
+	return submit(&k);
+}
+
+int lvm_vgcreate(const char *vg, const char *const devs[], uint64_t extent_size,
+		 const char *const tags[])
+{
+	struct call k = { .op = OP_VGCREATE, .vg = vg, .devs = devs, .size = extent_size, .add = tags };
+	return submit(&k);
+}
+
+int lvm_vg_attach(const char *vg, const char *const devs[])
+{
+	struct call k = { .op = OP_ATTACH, .vg = vg, .devs = devs };
+	return submit(&k);
+}
+
+void lvm_vg_invalidate(const char *vg)
+{
+	struct call k = { .op = OP_INVALIDATE, .vg = vg };
+	submit(&k);
+}
+
+int lvm_vgextend(const char *vg, const char *dev)
+{
+	struct call k = { .op = OP_VGEXTEND, .vg = vg, .dev = dev };
+	return submit(&k);
+}
+
+int lvm_pvresize(const char *vg, const char *dev)
+{
+	struct call k = { .op = OP_PVRESIZE, .vg = vg, .dev = dev };
+	return submit(&k);
+}
+
+int lvm_vgremove(const char *vg)
+{
+	struct call k = { .op = OP_VGREMOVE, .vg = vg };
+	return submit(&k);
+}
+
+int lvm_vg_info(const char *vg, const char *const devs[], struct lvm_vg *ret)
+{
+	struct lvm_vg v = { 0 };
+	struct call k = { .op = OP_VG_INFO, .vg = vg, .devs = devs, .ret_vg = &v };
+	int r = submit(&k);
+	if (r >= 0)
+		*ret = v;
+	return r;
+}
+
+int lvm_lvs(const char *vg, const char *const devs[], struct lvm_lv **ret_lvs, size_t *ret_n)
+{
+	struct lvm_lv *lvs = NULL;
+	size_t n = 0;
+	struct call k = { .op = OP_LVS, .vg = vg, .devs = devs, .ret_lvs = &lvs, .ret_n = &n };
+	int r = submit(&k);
+	if (r >= 0) {
+		*ret_lvs = lvs;
+		*ret_n = n;
+	}
+	return r;
+}
+
+int lvm_lvcreate(const char *vg, const char *lv, uint64_t size_bytes, const char *const tags[])
+{
+	struct call k = { .op = OP_LVCREATE, .vg = vg, .lv = lv, .size = size_bytes, .add = tags };
+	return submit(&k);
+}
+
+int lvm_lvremove(const char *vg, const char *lv)
+{
+	struct call k = { .op = OP_LVREMOVE, .vg = vg, .lv = lv };
+	return submit(&k);
+}
+
+int lvm_lvextend(const char *vg, const char *lv, uint64_t new_size)
+{
+	struct call k = { .op = OP_LVEXTEND, .vg = vg, .lv = lv, .size = new_size };
+	return submit(&k);
+}
+
+int lvm_lvchange_tags(const char *vg, const char *lv, const char *const add[],
+		      const char *const del[])
+{
+	struct call k = { .op = OP_LVTAGS, .vg = vg, .lv = lv, .add = add, .del = del };
+	return submit(&k);
+}

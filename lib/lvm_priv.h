@@ -1,0 +1,21 @@
+/* Internals of the LVM module that only lib/lvm*.c and the tests use. */
+#pragma once
+#include <stdint.h>
+
+#include "lib/lvm.h"
+
+/* Parse a `--reportformat json` report (the print lines of one command, JSON
+ * lines only, joined by '\n'). Return 0, or -SP_E_CORRUPT with the error recorded. */
+int lvm_report_parse_lvs(const char *text, struct lvm_lv **ret_lvs, size_t *ret_n);
+int lvm_report_parse_vg(const char *text, const char *vg, struct lvm_vg *ret);
+
+/* Splits "a,b,c" into a NULL-terminated array ("" gives an empty array). */
+char **lvm_tags_split(const char *s);
+char **lvm_strv_copy(const char *const *v);
+void lvm_strv_free(char **v);
+
+/* Number of lvm2_run calls made since lvm_start (cache tests). */
+uint64_t lvm_commands_run(void);
+/* Called on the worker thread with each command line before it runs (NULL: none). */
+typedef void (*lvm_cmd_observer_fn)(const char *cmdline, void *userdata);
+void lvm_set_cmd_observer(lvm_cmd_observer_fn fn, void *userdata);

@@ -1,0 +1,560 @@
+/* lib/lvm.c on real loop devices (root needed; skipped otherwise): PVs, a VG
+ * with a metadata area for 5,000 LVs, LVs with tags, reports, the cache, and
+ * proof that a second VG (same name, another device) is never scanned. */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+#include "lib/lvm.h"
+#include "lib/lvm_priv.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/run.h"
+
+#define DEV_SIZE "2G"
+#define MDA_SIZE (128ull << 20) /* vdsm's size; test_vg_create checks it holds 5,000 LVs */
+#define EXTENT (4ull << 20)
+
+static struct {
+	bool ready;
+	char *dir;       /* scratch: backing files, lvm run dir */
+	char *files[3];  /* backing files of loop devices A, B, C */
+	char *devs[3];   /* /dev/loopN */
+	char vg[64];     /* the domain's VG, on A (then also C) */
+	bool vg_made, other_made;
+	char cmdlines[16][2048];
+	size_t ncmdlines;
+} T;
+
+static const char *const TAGS7[] = { "IU_6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c",
+				     "PU_00000000-0000-0000-0000-000000000000",
+				     "FMT_qcow2", "ALLOC_sparse", "CAP_10737418240",
+				     "LEGALITY_ILLEGAL", "GEN_0", NULL };
+
+static int run_ok(const char *const argv[], char **ret_out)
+{
+	struct run_result res = { 0 };
+	int r = run_argv(argv, NULL, &res);
+	if (r == 0 && res.exit_status != 0)
+		r = -EIO;
+	if (r == 0 && ret_out) {
+		res.out[strcspn(res.out, "\n")] = '\0';
+		*ret_out = xstrdup(res.out);
+	}
+	run_result_free(&res);
+	return r;
+}
+
+static int make_loop(int i)
+{
+	T.files[i] = xasprintf("%s/dev%d.img", T.dir, i);
+	const char *trunc[] = { "truncate", "-s", DEV_SIZE, T.files[i], NULL };
+	const char *los[] = { "losetup", "-f", "--show", T.files[i], NULL };
+	if (run_ok(trunc, NULL) < 0 || run_ok(los, &T.devs[i]) < 0 || strncmp(T.devs[i], "/dev/", 5))
+		return -1;
+	return 0;
+}
+
+/* Runs the lvm command-line tool with the module's private lvm.conf
+ * (LVM_SYSTEM_DIR is set by lvm_start) and a filter of the given device. */
+static int lvm_cli(const char *cmd, const char *dev, const char *a1, const char *a2, char **ret_out)
+{
+	_cleanup_free_ char *filter =
+		xasprintf("devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] }", dev);
+	const char *argv[] = { "lvm", cmd, "--config", filter, a1, a2, NULL };
+	return run_ok(argv, ret_out);
+}
+
+static void observe(const char *cmdline, void *userdata)
+{
+	(void)userdata;
+	if (T.ncmdlines < ARRAY_SIZE(T.cmdlines))
+		snprintf(T.cmdlines[T.ncmdlines++], sizeof(T.cmdlines[0]), "%s", cmdline);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	T.dir = test_mkdtemp();
+	snprintf(T.vg, sizeof(T.vg), "sptest%d", (int)getpid());
+	if (geteuid() != 0 || make_loop(0) < 0 || make_loop(1) < 0 || make_loop(2) < 0) {
+		fprintf(stderr, "test_lvm: cannot create loop devices (root and losetup needed): "
+				"skipping\n");
+		return 0;
+	}
+	_cleanup_free_ char *run_dir = xasprintf("%s/lvm", T.dir);
+	struct lvm_options o = { .run_dir = run_dir, .activation = false };
+	if (lvm_start(&o) < 0) {
+		fprintf(stderr, "test_lvm: lvm_start: %s: skipping\n", sp_error_last()->message);
+		return 0;
+	}
+	T.ready = true;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (T.ready) {
+		lvm_set_read_only(false);
+		if (T.vg_made && lvm_vgremove(T.vg) < 0)
+			fprintf(stderr, "test_lvm: vgremove: %s\n", sp_error_last()->message);
+		if (T.other_made && lvm_cli("vgremove", T.devs[1], "--force", T.vg, NULL) < 0)
+			fprintf(stderr, "test_lvm: vgremove of the other VG failed\n");
+		lvm_stop();
+	}
+	for (int i = 0; i < 3; i++) {
+		if (T.devs[i]) {
+			const char *argv[] = { "losetup", "-d", T.devs[i], NULL };
+			if (run_ok(argv, NULL) < 0)
+				fprintf(stderr, "test_lvm: losetup -d %s failed\n", T.devs[i]);
+		}
+		free(T.devs[i]);
+		free(T.files[i]);
+	}
+	test_rmdtemp(T.dir);
+	return 0;
+}
+
+#define NEED_LVM()                                                      \
+	do {                                                            \
+		if (!T.ready)                                           \
+			skip();                                         \
+	} while (0)
+
+static bool has_tag(char **tags, const char *t)
+{
+	for (size_t i = 0; tags && tags[i]; i++)
+		if (!strcmp(tags[i], t))
+			return true;
+	return false;
+}
+
+static const struct lvm_lv *find_lv(const struct lvm_lv *lvs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(lvs[i].name, name))
+			return &lvs[i];
+	return NULL;
+}
+
+static void test_validation(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	uint64_t before = lvm_commands_run();
+	const char *bad_names[] = { "a b", "a'b", "a\"b", "$(reboot)", "a;b", "a|b", "-x", ".x",
+				    "#x", "a\tb", "a\nb", "a/b", "", "a*", "a`b`", "@tag" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		sp_error_clear();
+		assert_int_equal(lvm_lvcreate(T.vg, bad_names[i], 1 << 20, NULL), -EINVAL);
+		assert_string_equal(sp_error_last()->field, "lv");
+		assert_int_equal(lvm_lvremove(bad_names[i], "lv1"), -EINVAL);
+		assert_string_equal(sp_error_last()->field, "vg");
+	}
+	assert_int_equal(lvm_lvcreate(T.vg, NULL, 1 << 20, NULL), -EINVAL);
+	const char *bad_tags[] = { "a b", "a'b", "x\"", "$x", "a,b", "-t", "@t", "a/b", "" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_tags); i++) {
+		const char *tags[] = { "ok", bad_tags[i], NULL };
+		assert_int_equal(lvm_lvcreate(T.vg, "lv1", 1 << 20, tags), -EINVAL);
+		assert_int_equal(lvm_lvchange_tags(T.vg, "lv1", NULL, tags), -EINVAL);
+		assert_non_null(strstr(sp_error_last()->message, "invalid LVM tag"));
+	}
+	const char *bad_devs[] = { "/dev/loop0 /dev/sda", "/etc/passwd", "/dev/../etc/passwd",
+				   "/dev/loop0'", "/dev/loop0\"", "/dev/a|b", "/dev/a$", "/dev/",
+				   "/dev//loop0" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_devs); i++) {
+		const char *devs[] = { bad_devs[i], NULL };
+		assert_int_equal(lvm_pvcreate(devs, 0), -EINVAL);
+		assert_int_equal(lvm_vgcreate("vgx", devs, 0, NULL), -EINVAL);
+	}
+	/* too many words for liblvm2cmd */
+	const char *many[LVM_MAX_TAGS + 2];
+	for (size_t i = 0; i < ARRAY_SIZE(many) - 1; i++)
+		many[i] = "t";
+	many[ARRAY_SIZE(many) - 1] = NULL;
+	assert_int_equal(lvm_lvcreate(T.vg, "lv1", 1 << 20, many), -E2BIG);
+	/* sizes LVM would silently round */
+	assert_int_equal(lvm_lvcreate(T.vg, "lv1", 1000, NULL), -EINVAL);
+	assert_true(lvm_name_is_valid("6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c"));
+	assert_true(lvm_tag_is_valid("PU_6f1e8a38:x=y+z.w"));
+	/* nothing reached LVM */
+	assert_int_equal(lvm_commands_run(), before);
+}
+
+static void test_vg_create(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	const char *devs[] = { T.devs[0], NULL };
+	const char *vgtags[] = { "MDT_SDUUID=6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c", "MDT_CLASS=Data",
+				 "MDT_VERSION=1", NULL };
+	assert_int_equal(lvm_pvcreate(devs, MDA_SIZE), 0);
+	assert_int_equal(lvm_vgcreate(T.vg, devs, EXTENT, vgtags), 0);
+	T.vg_made = true;
+
+	struct lvm_vg vg;
+	assert_int_equal(lvm_vg_info(T.vg, devs, &vg), 0);
+	assert_string_equal(vg.name, T.vg);
+	assert_int_equal(vg.extent_size, EXTENT);
+	assert_int_equal(vg.pv_count, 1);
+	assert_int_equal(vg.lv_count, 0);
+	assert_true(vg.mda_size >= MDA_SIZE - (1 << 20));
+	assert_true(has_tag(vg.tags, "MDT_CLASS=Data"));
+	assert_true(has_tag(vg.tags, "MDT_SDUUID=6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c"));
+	uint64_t free0 = vg.mda_free;
+	lvm_vg_clear(&vg);
+
+	/* Metadata text per LV with 7 tags, from the metadata area's free space:
+	 * the area must hold 5,000 of them twice (LVM writes the new copy
+	 * before the old one is released). */
+	char name[64];
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "mda%02d", i);
+		assert_int_equal(lvm_lvcreate(T.vg, name, EXTENT, TAGS7), 0);
+	}
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	uint64_t per_lv = (free0 - vg.mda_free) / 10;
+	fprintf(stderr, "test_lvm: %" PRIu64 " bytes of metadata per LV with 7 tags; area %" PRIu64
+			" bytes holds 5,000 twice: %s\n",
+		per_lv, vg.mda_size, 2 * 5000 * per_lv < vg.mda_size ? "yes" : "no");
+	assert_true(per_lv > 100 && per_lv < 2000);
+	assert_true(2 * 5000 * per_lv < vg.mda_size);
+	assert_int_equal(vg.lv_count, 10);
+	lvm_vg_clear(&vg);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "mda%02d", i);
+		assert_int_equal(lvm_lvremove(T.vg, name), 0);
+	}
+}
+
+static void test_lvs_tags_report(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	assert_int_equal(lvm_lvcreate(T.vg, "6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c", 3 << 20, TAGS7), 0);
+	assert_int_equal(lvm_lvcreate(T.vg, "lv-b", 10 << 20, NULL), 0);
+
+	struct lvm_lv *lvs;
+	size_t n;
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(n, 2);
+	/* sorted by name */
+	assert_string_equal(lvs[0].name, "6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c");
+	assert_int_equal(lvs[0].size, EXTENT); /* rounded up to one extent */
+	assert_false(lvs[0].active);
+	size_t nt = 0;
+	while (lvs[0].tags[nt])
+		nt++;
+	assert_int_equal(nt, 7);
+	for (size_t i = 0; TAGS7[i]; i++)
+		assert_true(has_tag(lvs[0].tags, TAGS7[i]));
+	assert_string_equal(lvs[1].name, "lv-b");
+	assert_int_equal(lvs[1].size, 3 * EXTENT);
+	assert_null(lvs[1].tags[0]);
+	lvm_lvs_free(lvs, n);
+}
+
+static void test_report_parse(void **state)
+{
+	(void)state;
+	struct lvm_lv *lvs;
+	size_t n;
+	const char *text =
+		"{\n\"report\": [\n{\n\"lv\": [\n"
+		"{\"lv_name\":\"b\", \"lv_size\":\"8388608\", \"lv_tags\":\"x,y=1\", \"lv_active\":\"active\"},\n"
+		"{\"lv_name\":\"a\", \"lv_size\":\"4194304\", \"lv_tags\":\"\", \"lv_active\":\"unknown\"}\n"
+		"]\n}\n]\n}\n";
+	assert_int_equal(lvm_report_parse_lvs(text, &lvs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(lvs[0].name, "a");
+	assert_false(lvs[0].active);
+	assert_null(lvs[0].tags[0]);
+	assert_true(lvs[1].active);
+	assert_int_equal(lvs[1].size, 8388608);
+	assert_string_equal(lvs[1].tags[1], "y=1");
+	lvm_lvs_free(lvs, n);
+
+	assert_int_equal(lvm_report_parse_lvs("{\"report\": [", &lvs, &n), -SP_E_CORRUPT);
+	assert_int_equal(lvm_report_parse_lvs("{\"report\": [{\"lv\": [{\"lv_name\":\"a\", "
+					      "\"lv_size\":\"-1\", \"lv_tags\":\"\"}]}]}",
+					      &lvs, &n),
+			 -SP_E_CORRUPT);
+	assert_int_equal(lvm_report_parse_lvs("{\"report\": [{\"vg\": []}]}", &lvs, &n), -SP_E_CORRUPT);
+	/* json_std: numbers as numbers */
+	assert_int_equal(lvm_report_parse_lvs("{\"report\": [{\"lv\": [{\"lv_name\":\"a\", "
+					      "\"lv_size\":4194304, \"lv_tags\":\"t\"}]}]}",
+					      &lvs, &n),
+			 0);
+	assert_int_equal(lvs[0].size, 4194304);
+	lvm_lvs_free(lvs, n);
+}
+
+static void test_tags_atomic(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	struct lvm_vg vg;
+	const char *lv = "6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c";
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	uint64_t seqno = vg.seqno;
+	lvm_vg_clear(&vg);
+
+	const char *add[] = { "LEGALITY_LEGAL", "GEN_1", NULL };
+	const char *del[] = { "LEGALITY_ILLEGAL", "GEN_0", NULL };
+	T.ncmdlines = 0;
+	lvm_set_cmd_observer(observe, NULL);
+	assert_int_equal(lvm_lvchange_tags(T.vg, lv, add, del), 0);
+	lvm_set_cmd_observer(NULL, NULL);
+	/* one command, one metadata commit */
+	assert_int_equal(T.ncmdlines, 1);
+	assert_non_null(strstr(T.cmdlines[0], "--deltag LEGALITY_ILLEGAL --deltag GEN_0 "
+					      "--addtag LEGALITY_LEGAL --addtag GEN_1"));
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.seqno, seqno + 1);
+	lvm_vg_clear(&vg);
+
+	struct lvm_lv *lvs;
+	size_t n;
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	const struct lvm_lv *l = find_lv(lvs, n, lv);
+	assert_non_null(l);
+	assert_true(has_tag(l->tags, "LEGALITY_LEGAL"));
+	assert_true(has_tag(l->tags, "GEN_1"));
+	assert_false(has_tag(l->tags, "LEGALITY_ILLEGAL"));
+	assert_false(has_tag(l->tags, "GEN_0"));
+	assert_true(has_tag(l->tags, "FMT_qcow2"));
+	lvm_lvs_free(lvs, n);
+}
+
+static void test_extend_remove(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	struct lvm_lv *lvs;
+	size_t n;
+	assert_int_equal(lvm_lvextend(T.vg, "lv-b", 20 << 20), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "lv-b")->size, 20 << 20);
+	lvm_lvs_free(lvs, n);
+
+	assert_int_equal(lvm_lvremove(T.vg, "lv-b"), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_null(find_lv(lvs, n, "lv-b"));
+	lvm_lvs_free(lvs, n);
+}
+
+static void test_cache(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	struct lvm_lv *lvs;
+	struct lvm_vg vg;
+	size_t n;
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	lvm_vg_clear(&vg);
+	uint64_t c = lvm_commands_run();
+
+	/* valid cache: no command */
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	size_t n0 = n;
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	uint64_t free0 = vg.free;
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_commands_run(), c);
+
+	/* a change invalidates both */
+	assert_int_equal(lvm_lvcreate(T.vg, "cached", 8 << 20, NULL), 0);
+	assert_int_equal(lvm_commands_run(), c + 1);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(n, n0 + 1);
+	assert_non_null(find_lv(lvs, n, "cached"));
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.free, free0 - (8 << 20));
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_commands_run(), c + 3);
+
+	/* so does a failed change (it may have done part of its work) */
+	assert_true(lvm_lvcreate(T.vg, "cached", 8 << 20, NULL) < 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 5);
+
+	/* explicit invalidation (another host changed the VG) */
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 6);
+	assert_int_equal(lvm_lvremove(T.vg, "cached"), 0);
+}
+
+static void test_lvm_error(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	const char *lv = "6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c";
+	sp_error_clear();
+	assert_int_equal(lvm_lvcreate(T.vg, lv, 8 << 20, NULL), -SP_E_TOOL_FAILED);
+	const struct sp_error *e = sp_error_last();
+	assert_int_equal(e->code, -SP_E_TOOL_FAILED);
+	assert_string_equal(e->kind, "tool_failed");
+	assert_non_null(strstr(e->message, lv));
+	assert_non_null(strstr(e->message, "already exists")); /* LVM's own words */
+	fprintf(stderr, "test_lvm: error reported: %s\n", e->message);
+
+	assert_int_equal(lvm_lvremove(T.vg, "no-such-lv"), -SP_E_TOOL_FAILED);
+	assert_non_null(strstr(sp_error_last()->message, "no-such-lv"));
+	assert_int_equal(lvm_lvextend(T.vg, lv, 1ull << 40), -SP_E_TOOL_FAILED);
+	assert_non_null(strstr(sp_error_last()->message, "Insufficient free space"));
+
+	/* a VG the module does not know */
+	assert_int_equal(lvm_lvcreate("unknownvg", "x", 8 << 20, NULL), -SP_E_NOT_FOUND);
+}
+
+/* A VG with the same name on device B: if any command for the domain's VG
+ * scanned B, LVM would see two VGs named alike and the report would show
+ * both (or the command would refuse to pick one). */
+static void test_other_vg_never_scanned(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	assert_int_equal(lvm_cli("pvcreate", T.devs[1], T.devs[1], NULL, NULL), 0);
+	assert_int_equal(lvm_cli("vgcreate", T.devs[1], T.vg, T.devs[1], NULL), 0);
+	T.other_made = true;
+	assert_int_equal(lvm_cli("lvcreate", T.devs[1], "--size=8m", T.vg, NULL), 0);
+	/* positive control: a scan of both devices does see the clash */
+	{
+		_cleanup_free_ char *filter = xasprintf(
+			"devices { filter = [ \"a|^%s$|\", \"a|^%s$|\", \"r|.*|\" ] }", T.devs[0], T.devs[1]);
+		const char *argv[] = { "lvm", "vgs", "--config", filter, "--noheadings", "-o", "vg_uuid",
+				       T.vg, NULL };
+		struct run_result res = { 0 };
+		assert_int_equal(run_argv(argv, NULL, &res), 0);
+		assert_non_null(strstr(res.err, "is used by VGs"));
+		run_result_free(&res);
+	}
+
+	T.ncmdlines = 0;
+	lvm_set_cmd_observer(observe, NULL);
+	struct lvm_lv *lvs;
+	size_t n;
+	struct lvm_vg vg;
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(n, 1); /* B's LV (lvol0) is not there */
+	assert_null(find_lv(lvs, n, "lvol0"));
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_lvcreate(T.vg, "after-clash", 8 << 20, TAGS7), 0);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.pv_count, 1);
+	assert_int_equal(vg.lv_count, 2);
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_lvremove(T.vg, "after-clash"), 0);
+	lvm_set_cmd_observer(NULL, NULL);
+
+	/* every command line named A alone in its filter */
+	_cleanup_free_ char *filter = xasprintf("--config 'devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] }'",
+						 T.devs[0]);
+	assert_int_equal(T.ncmdlines, 4);
+	for (size_t i = 0; i < T.ncmdlines; i++) {
+		assert_non_null(strstr(T.cmdlines[i], filter));
+		assert_null(strstr(T.cmdlines[i], T.devs[1]));
+	}
+	/* and B's VG is untouched */
+	_cleanup_free_ char *out = NULL;
+	assert_int_equal(lvm_cli("lvs", T.devs[1], "--noheadings", T.vg, &out), 0);
+	assert_non_null(strstr(out, "lvol0"));
+	assert_int_equal(lvm_cli("vgremove", T.devs[1], "--force", T.vg, NULL), 0);
+	T.other_made = false;
+}
+
+static void test_vgextend_pvresize(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	const char *c[] = { T.devs[2], NULL };
+	struct lvm_vg vg;
+	assert_int_equal(lvm_pvcreate(c, MDA_SIZE), 0);
+	assert_int_equal(lvm_vgextend(T.vg, T.devs[2]), 0);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.pv_count, 2);
+	uint64_t size0 = vg.size;
+	lvm_vg_clear(&vg);
+
+	/* the LUN grows */
+	const char *grow[] = { "truncate", "-s", "+1G", T.files[2], NULL };
+	const char *refresh[] = { "losetup", "-c", T.devs[2], NULL };
+	assert_int_equal(run_ok(grow, NULL), 0);
+	assert_int_equal(run_ok(refresh, NULL), 0);
+	assert_int_equal(lvm_pvresize(T.vg, T.devs[2]), 0);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.size, size0 + (1ull << 30));
+	lvm_vg_clear(&vg);
+
+	assert_int_equal(lvm_pvresize(T.vg, T.devs[1]), -EINVAL); /* not the VG's */
+}
+
+static void test_read_only(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	lvm_set_read_only(true);
+	uint64_t c = lvm_commands_run();
+	assert_int_equal(lvm_lvcreate(T.vg, "ro", 8 << 20, NULL), -EROFS);
+	assert_non_null(strstr(sp_error_last()->message, "ro"));
+	const char *t[] = { "x", NULL };
+	assert_int_equal(lvm_lvchange_tags(T.vg, "6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c", t, NULL), -EROFS);
+	assert_int_equal(lvm_vgremove(T.vg), -EROFS);
+	assert_int_equal(lvm_commands_run(), c);
+
+	/* reports still work, and carry metadata_read_only */
+	struct lvm_lv *lvs;
+	size_t n;
+	T.ncmdlines = 0;
+	lvm_set_cmd_observer(observe, NULL);
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_set_cmd_observer(NULL, NULL);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(T.ncmdlines, 1);
+	assert_non_null(strstr(T.cmdlines[0], "global { metadata_read_only = 1 }"));
+	lvm_set_read_only(false);
+}
+
+static void test_vgremove(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	struct lvm_vg vg;
+	assert_int_equal(lvm_vgremove(T.vg), 0);
+	T.vg_made = false;
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), -SP_E_NOT_FOUND); /* forgotten */
+	const char *devs[] = { T.devs[0], T.devs[2], NULL };
+	assert_int_equal(lvm_vg_info(T.vg, devs, &vg), -SP_E_TOOL_FAILED);
+	assert_non_null(strstr(sp_error_last()->message, "not found"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_report_parse),
+		cmocka_unit_test(test_validation),
+		cmocka_unit_test(test_vg_create),
+		cmocka_unit_test(test_lvs_tags_report),
+		cmocka_unit_test(test_tags_atomic),
+		cmocka_unit_test(test_extend_remove),
+		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_lvm_error),
+		cmocka_unit_test(test_other_vg_never_scanned),
+		cmocka_unit_test(test_vgextend_pvresize),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_vgremove),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

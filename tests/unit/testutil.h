@@ -1,0 +1,47 @@
+/* Shared by the unit tests: cmocka's includes and a scratch directory. */
+#pragma once
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lib/util/fsutil.h"
+#include "lib/util/xalloc.h"
+
+/* A new empty directory under TMPDIR (newly allocated). */
+static inline char *test_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *dir = xasprintf("%s/sanpool-unit-XXXXXX", base);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static inline void test_rmdtemp(char *dir)
+{
+	if (dir)
+		assert_int_equal(rm_rf(dir), 0);
+	free(dir);
+}
+
+static inline void test_write(const char *path, const char *data)
+{
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(data, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static inline double test_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
