@@ -42,14 +42,22 @@ static const char *type_name(enum field_type t)
 	}
 }
 
+/* A JSON string may hold "\u0000": C would read only what comes before it
+ * ("a\u0000/../x" would pass as the name "a"), so such a string is refused. */
+static bool is_c_string(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) &&
+	       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
+}
+
 static bool type_ok(json_object *v, enum field_type t)
 {
 	switch (t) {
 	case FIELD_INT: return json_object_is_type(v, json_type_int);
 	case FIELD_BOOL: return json_object_is_type(v, json_type_boolean);
-	case FIELD_UUID: return json_object_is_type(v, json_type_string) && uuid_is_valid(json_object_get_string(v));
-	case FIELD_NAME: return json_object_is_type(v, json_type_string) && name_is_valid(json_object_get_string(v));
-	default: return json_object_is_type(v, json_type_string);
+	case FIELD_UUID: return is_c_string(v) && uuid_is_valid(json_object_get_string(v));
+	case FIELD_NAME: return is_c_string(v) && name_is_valid(json_object_get_string(v));
+	default: return is_c_string(v);
 	}
 }
 

@@ -183,6 +183,25 @@ static bool name_taken(struct hashmap *m, size_t name_offset, const char *name)
 	return false;
 }
 
+/* A domain is only ever formatted into an existing, empty directory: never
+ * over somebody's files (a path of "/" must not become a domain). */
+static int check_empty_dir(const char *path)
+{
+	DIR *dh = opendir(path);
+	struct dirent *de;
+	bool empty = true;
+
+	if (!dh)
+		return sp_bad_field("path", "path %s is not an existing directory: %m", path);
+	while ((de = readdir(dh)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = false;
+	closedir(dh);
+	if (!empty)
+		return sp_error_set(-SP_E_CONFLICT, "conflict", "path", "directory %s is not empty", path);
+	return 0;
+}
+
 /* Caller holds the write lock. */
 static int domain_create_locked(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN])
 {
@@ -196,7 +215,7 @@ static int domain_create_locked(const char *name, const char *pool, const char *
 	link = xasprintf("%s/domains/%s", st.data_dir, uuid);
 	if (path) {
 		/* an outside directory (an NFS mount point) is reached through a link */
-		if ((r = domain_file_format(path, uuid, name, pool)) < 0)
+		if ((r = check_empty_dir(path)) < 0 || (r = domain_file_format(path, uuid, name, pool)) < 0)
 			return r;
 		if (symlink(path, link) < 0)
 			return sp_error_set(-errno, "io_error", "path", "cannot link domain %s: %m", uuid);
