@@ -18,6 +18,9 @@ void config_defaults(struct config *c)
 	c->host_id = 1;
 	c->max_body_bytes = 64 * 1024;
 	c->bootstrap_default = false;
+	snprintf(c->run_dir, sizeof(c->run_dir), "/run/sanpool");
+	c->lvm_activation = true;
+	c->thin_initial_size = 1ULL << 30;
 }
 
 static char *trim(char *s)
@@ -81,6 +84,15 @@ static int set_key(struct config *c, const char *key, const char *v)
 			c->max_body_bytes = (size_t)n;
 	} else if (strcmp(key, "bootstrap_default") == 0) {
 		r = parse_bool(v, &c->bootstrap_default);
+	} else if (strcmp(key, "run_dir") == 0) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->run_dir) - 200)
+			return -EINVAL;
+		snprintf(c->run_dir, sizeof(c->run_dir), "%s", v);
+	} else if (strcmp(key, "lvm_activation") == 0) {
+		r = parse_bool(v, &c->lvm_activation);
+	} else if (strcmp(key, "thin_initial_size_mib") == 0) {
+		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
+			c->thin_initial_size = (uint64_t)n << 20;
 	} else {
 		return -ENOENT;
 	}

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/util/log.h"
 
@@ -16,6 +17,9 @@ struct config {
 	int host_id;
 	size_t max_body_bytes;
 	bool bootstrap_default; /* create a local pool + file domain if there is none */
+	char run_dir[PATH_MAX]; /* run-time state: LVM's private config, links to activated LVs */
+	bool lvm_activation;    /* activate LVs (device-mapper); off only in the fast test tier */
+	uint64_t thin_initial_size; /* first LV size of a thin qcow2 volume on a block domain */
 };
 
 void config_defaults(struct config *c);

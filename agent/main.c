@@ -11,6 +11,7 @@
 
 #include "agent/config.h"
 #include "api/http.h"
+#include "lib/domain_block.h"
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -97,6 +98,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	domain_block_configure(&(struct block_settings){
+		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size });
 	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0)
 		return 1;
 	ops_recover_all();
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
 	api_stop();
 	task_runner_stop();
 	store_close();
+	domain_block_shutdown();
 	log_info("stopped");
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "lib/util/error.h"
 #include "lib/util/name.h"
 #include "lib/util/uuid.h"
+#include "lib/util/xalloc.h"
 
 int body_parse(const char *data, size_t len, json_object **ret)
 {
@@ -38,6 +39,7 @@ static const char *type_name(enum field_type t)
 	case FIELD_INT: return "an integer";
 	case FIELD_BOOL: return "a boolean";
 	case FIELD_UUID: return "a UUID";
+	case FIELD_STRING_ARRAY: return "a non-empty array of strings";
 	default: return "a name of 1-64 characters [A-Za-z0-9._-] not starting with '.' or '-'";
 	}
 }
@@ -50,6 +52,15 @@ static bool is_c_string(json_object *v)
 	       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
 }
 
+static bool string_array_ok(json_object *v)
+{
+	size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_c_string(json_object_array_get_idx(v, i)))
+			return false;
+	return n > 0;
+}
+
 static bool type_ok(json_object *v, enum field_type t)
 {
 	switch (t) {
@@ -57,6 +68,7 @@ static bool type_ok(json_object *v, enum field_type t)
 	case FIELD_BOOL: return json_object_is_type(v, json_type_boolean);
 	case FIELD_UUID: return is_c_string(v) && uuid_is_valid(json_object_get_string(v));
 	case FIELD_NAME: return is_c_string(v) && name_is_valid(json_object_get_string(v));
+	case FIELD_STRING_ARRAY: return string_array_ok(v);
 	default: return is_c_string(v);
 	}
 }
@@ -108,4 +120,16 @@ int body_check_path(const char *path)
 	    n >= 3000)
 		return sp_bad_field("path", "path must be an absolute path without . or .. components");
 	return 0;
+}
+
+const char **body_str_array(json_object *body, const char *name)
+{
+	json_object *v;
+	if (!body || !json_object_object_get_ex(body, name, &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	size_t n = json_object_array_length(v);
+	const char **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = json_object_get_string(json_object_array_get_idx(v, i));
+	return out;
 }

@@ -1,9 +1,12 @@
 /* /v1/domains */
 #include <microhttpd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lib/lvm.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -19,6 +22,54 @@ static void get_domain(const struct request *req, struct response *res)
 	reply_found(res, store_domain_json(req->params[0]));
 }
 
+/* Devices for a block domain: device paths LVM accepts, existing block
+ * devices, each once. (Whether every host sees them comes with the devices API.) */
+static int check_devices(const char *const *devs)
+{
+	size_t n = 0;
+	for (; devs[n]; n++) {
+		struct stat st;
+		if (!lvm_device_is_valid(devs[n]))
+			return sp_bad_field("devices", "%s is not a valid device path", devs[n]);
+		if (stat(devs[n], &st) < 0 || !S_ISBLK(st.st_mode))
+			return sp_bad_field("devices", "%s is not a block device", devs[n]);
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(devs[j], devs[n]) == 0)
+				return sp_bad_field("devices", "%s is listed twice", devs[n]);
+	}
+	if (n > LVM_MAX_DEVS)
+		return sp_bad_field("devices", "at most %d devices", LVM_MAX_DEVS);
+	return 0;
+}
+
+/* Reads a checked body into spec: a file domain (under data_dir or in path)
+ * or a block domain on devices. */
+static int parse_spec(json_object *body, struct domain_spec *spec)
+{
+	const char *kind = body_str(body, "kind") ? body_str(body, "kind") : "file";
+	int r;
+
+	if ((r = body_check_path(body_str(body, "path"))) < 0)
+		return r;
+	spec->name = body_str(body, "name");
+	spec->pool = body_str(body, "pool");
+	spec->path = body_str(body, "path");
+	spec->devices = body_str_array(body, "devices");
+	if (strcmp(kind, "file") == 0) {
+		if (spec->devices)
+			return sp_bad_field("devices", "devices are for block domains (kind \"block\")");
+	} else if (strcmp(kind, "block") == 0) {
+		if (!spec->devices)
+			return sp_bad_field("devices", "a block domain needs devices");
+		if (spec->path)
+			return sp_bad_field("path", "path is for file domains");
+		return check_devices(spec->devices);
+	} else {
+		return sp_bad_field("kind", "kind must be \"file\" or \"block\"");
+	}
+	return 0;
+}
+
 static void create_domain(const struct request *req, struct response *res)
 {
 	static const struct field_spec spec[] = {
@@ -26,21 +77,18 @@ static void create_domain(const struct request *req, struct response *res)
 		{ "pool", FIELD_UUID, false },
 		{ "kind", FIELD_STRING, false },
 		{ "path", FIELD_STRING, false },
+		{ "devices", FIELD_STRING_ARRAY, false },
 	};
+	struct domain_spec ds = { 0 };
 	char uuid[UUID_STR_LEN];
-	const char *kind = body_str(req->body, "kind");
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
 
-	if (body_check(req->body, spec, ARRAY_SIZE(spec)) < 0 || body_check_path(body_str(req->body, "path")) < 0) {
-		reply_error(res);
-		return;
-	}
-	if (kind && strcmp(kind, "file") != 0) {
-		sp_bad_field("kind", "kind must be \"file\" (block domains are not available yet)");
-		reply_error(res);
-		return;
-	}
-	if (store_domain_create(body_str(req->body, "name"), body_str(req->body, "pool"), body_str(req->body, "path"),
-				uuid) < 0) {
+	if (r == 0)
+		r = parse_spec(req->body, &ds);
+	if (r == 0)
+		r = store_domain_create(&ds, uuid);
+	free((void *)ds.devices);
+	if (r < 0) {
 		reply_error(res);
 		return;
 	}

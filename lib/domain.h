@@ -3,6 +3,7 @@
 #pragma once
 #include <json-c/json.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/util/name.h"
@@ -25,7 +26,9 @@ struct domain_ops {
 	char *(*backing_ref)(const struct domain *d, const char *parent_image, const char *parent);
 	/* Removes a volume's data and metadata; 0 if already gone. */
 	int (*volume_remove)(struct domain *d, const char *image, const char *volume);
-	int (*meta_write)(struct domain *d, const struct volume_meta *m);
+	/* Writes m atomically; old is the volume's current metadata, NULL for a
+	 * new volume (a block backend creates the LV with its metadata then). */
+	int (*meta_write)(struct domain *d, const struct volume_meta *old, const struct volume_meta *m);
 	/* Calls cb for every volume's metadata; an unreadable one is logged and skipped. */
 	int (*meta_scan)(struct domain *d, volume_meta_cb cb, void *userdata);
 	/* Removes what is left of an image once all its volumes are gone. */
@@ -36,6 +39,13 @@ struct domain_ops {
 	int (*journal_remove)(struct domain *d, const char *task_uuid);
 	int (*journal_scan)(struct domain *d, journal_cb cb, void *userdata);
 
+	/* Whether volume data can be read and written here (a block domain on a
+	 * host with LV activation disabled keeps only metadata). */
+	bool (*data_access)(const struct domain *d);
+
+	/* Releases the backend state (priv) of the store's copy. */
+	void (*close)(struct domain *d);
+
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);
 };
@@ -44,8 +54,9 @@ struct domain {
 	char uuid[UUID_STR_LEN];
 	char name[NAME_MAX_LEN + 1];
 	char pool[UUID_STR_LEN];
-	char path[PATH_MAX]; /* file: the domain directory */
+	char path[PATH_MAX]; /* the domain's directory under data_dir (for block: host-local state) */
 	const struct domain_ops *ops;
+	void *priv; /* backend state, owned by the store's copy; copies share it */
 };
 
 json_object *domain_to_json(const struct domain *d);

@@ -69,10 +69,11 @@ static int read_json(const char *path, json_object **ret)
 	return 0;
 }
 
-static int file_meta_write(struct domain *d, const struct volume_meta *m)
+static int file_meta_write(struct domain *d, const struct volume_meta *old, const struct volume_meta *m)
 {
 	_cleanup_free_ char *path = meta_path(d, m->image, m->uuid);
 	_cleanup_json_ json_object *o = volume_meta_to_json(m);
+	(void)old;
 	int r = ensure_image_dir(d, m->image);
 	if (r == 0)
 		r = write_json(path, o);
@@ -238,6 +239,14 @@ static int file_journal_scan(struct domain *d, journal_cb cb, void *userdata)
 	return r;
 }
 
+static bool file_data_access(const struct domain *d)
+{
+	(void)d;
+	return true;
+}
+
+static void file_close(struct domain *d) { (void)d; }
+
 static int file_stats(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free)
 {
 	struct statvfs st;
@@ -260,6 +269,8 @@ const struct domain_ops domain_file_ops = {
 	.journal_write = file_journal_write,
 	.journal_remove = file_journal_remove,
 	.journal_scan = file_journal_scan,
+	.data_access = file_data_access,
+	.close = file_close,
 	.stats = file_stats,
 };
 

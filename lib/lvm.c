@@ -48,6 +48,7 @@ enum op {
 	OP_LVREMOVE,
 	OP_LVEXTEND,
 	OP_LVTAGS,
+	OP_LV_LOCATION,
 };
 
 /* One queued call; lives on the caller's stack until done. */
@@ -56,9 +57,12 @@ struct call {
 	const char *vg, *lv, *dev;
 	const char *const *devs, *const *add, *const *del;
 	uint64_t size;
+	bool contiguous;
 	struct lvm_vg *ret_vg;
 	struct lvm_lv **ret_lvs;
 	size_t *ret_n;
+	char **ret_dev;
+	uint64_t *ret_offset, *ret_size;
 
 	int r;
 	struct sp_error err;
@@ -69,10 +73,12 @@ struct call {
 /* What the worker knows of a VG: its devices and the cached reports. */
 struct vg_state {
 	char **devs;
-	bool vg_valid, lvs_valid;
+	bool vg_valid, lvs_valid, segs_valid;
 	struct lvm_vg vg;
 	struct lvm_lv *lvs;
 	size_t nlvs;
+	struct lvm_pvseg *segs; /* `pvs --segments` of the VG's PVs */
+	size_t nsegs;
 };
 
 static struct {
@@ -331,6 +337,7 @@ static void vg_state_free(void *p)
 	lvm_strv_free(st->devs);
 	lvm_vg_clear(&st->vg);
 	lvm_lvs_free(st->lvs, st->nlvs);
+	free(st->segs);
 	free(st);
 }
 
@@ -338,11 +345,14 @@ static void vg_state_invalidate(struct vg_state *st)
 {
 	if (!st)
 		return;
-	st->vg_valid = st->lvs_valid = false;
+	st->vg_valid = st->lvs_valid = st->segs_valid = false;
 	lvm_vg_clear(&st->vg);
 	lvm_lvs_free(st->lvs, st->nlvs);
 	st->lvs = NULL;
 	st->nlvs = 0;
+	free(st->segs);
+	st->segs = NULL;
+	st->nsegs = 0;
 }
 
 static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
@@ -644,6 +654,8 @@ static int do_lvcreate(struct call *k)
 	cl_word(&c, "--activate=n");
 	cl_word(&c, "--zero=n");
 	cl_word(&c, "--wipesignatures=n");
+	if (k->contiguous)
+		cl_word(&c, "--alloc=contiguous");
 	cl_wordf(&c, "--size=%" PRIu64 "b", k->size);
 	cl_tags(&c, "--addtag", k->add);
 	cl_wordf(&c, "--name=%s", k->lv);
@@ -715,6 +727,56 @@ static int do_lvtags(struct call *k)
 	return r;
 }
 
+/* One report of every PV segment of the VG serves the location of each of its
+ * LVs until the next change. */
+static int do_lv_location(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_name("lv", k->lv)) < 0 ||
+	    (r = vg_state_get(k->vg, &st)) < 0)
+		return r;
+	if (!st->segs_valid) {
+		struct lvm_pvseg *segs;
+		size_t n;
+		cl_start(&c, "pvs", st->devs, atomic_load(&L.read_only));
+		cl_word(&c, "--segments");
+		cl_word(&c, "--reportformat=json");
+		cl_word(&c, "--units=b");
+		cl_word(&c, "--nosuffix");
+		cl_word(&c, "--options=vg_name,pv_name,pe_start,vg_extent_size,pvseg_start,pvseg_size,"
+			    "lv_name");
+		if ((r = run_cl(&c, "pvs --segments", k->vg)) < 0)
+			return r;
+		if ((r = lvm_report_parse_pvsegs(cap.out ? cap.out : "", k->vg, &segs, &n)) < 0)
+			return r;
+		free(st->segs);
+		st->segs = segs;
+		st->nsegs = n;
+		st->segs_valid = true;
+	}
+	const struct lvm_pvseg *found = NULL;
+	size_t nfound = 0;
+	for (size_t i = 0; i < st->nsegs; i++) {
+		if (strcmp(st->segs[i].lv, k->lv))
+			continue;
+		found = found ? found : &st->segs[i];
+		nfound++;
+	}
+	if (!found)
+		return sp_not_found("LV %s/%s not found", k->vg, k->lv);
+	if (nfound > 1)
+		return sp_error_set(-EINVAL, "invalid_field", "lv",
+				    "LV %s/%s has %zu segments: its data is not one run of extents "
+				    "on one PV (it must be created contiguous and never extended)",
+				    k->vg, k->lv, nfound);
+	*k->ret_dev = xstrdup(found->dev);
+	*k->ret_offset = found->pe_start + found->start * found->extent_size;
+	*k->ret_size = found->count * found->extent_size;
+	return 0;
+}
+
 static int do_invalidate(struct call *k)
 {
 	vg_state_invalidate(hashmap_get(L.vgs, k->vg));
@@ -778,6 +840,7 @@ static int dispatch(struct call *k)
 	case OP_LVREMOVE: return do_lvremove(k);
 	case OP_LVEXTEND: return do_lvextend(k);
 	case OP_LVTAGS: return do_lvtags(k);
+	case OP_LV_LOCATION: return do_lv_location(k);
 	}
 	return -EINVAL;
 }
@@ -972,6 +1035,30 @@ int lvm_lvcreate(const char *vg, const char *lv, uint64_t size_bytes, const char
 {
 	struct call k = { .op = OP_LVCREATE, .vg = vg, .lv = lv, .size = size_bytes, .add = tags };
 	return submit(&k);
+}
+
+int lvm_lvcreate_contiguous(const char *vg, const char *lv, uint64_t size_bytes,
+			    const char *const tags[])
+{
+	struct call k = { .op = OP_LVCREATE, .vg = vg, .lv = lv, .size = size_bytes, .add = tags,
+			  .contiguous = true };
+	return submit(&k);
+}
+
+int lvm_lv_location(const char *vg, const char *lv, char **ret_device, uint64_t *ret_offset,
+		    uint64_t *ret_size)
+{
+	char *dev = NULL;
+	uint64_t offset = 0, size = 0;
+	struct call k = { .op = OP_LV_LOCATION, .vg = vg, .lv = lv, .ret_dev = &dev,
+			  .ret_offset = &offset, .ret_size = &size };
+	int r = submit(&k);
+	if (r >= 0) {
+		*ret_device = dev;
+		*ret_offset = offset;
+		*ret_size = size;
+	}
+	return r;
 }
 
 int lvm_lvremove(const char *vg, const char *lv)

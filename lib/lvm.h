@@ -100,9 +100,27 @@ int lvm_lvs(const char *vg, const char *const devs[], struct lvm_lv **ret_lvs, s
 /* Creates lv of size_bytes (rounded up to extents) in vg with tags, not
  * activated, not zeroed. */
 int lvm_lvcreate(const char *vg, const char *lv, uint64_t size_bytes, const char *const tags[]);
+/* As lvm_lvcreate, with --alloc contiguous: one segment, on one PV (the
+ * special LVs, e.g. the task journal, that are read and written on the PV
+ * directly; see lvm_lv_location). The policy is kept in the LV's metadata, so
+ * a later lvm_lvextend of it must find contiguous free extents after it too.
+ * -SP_E_TOOL_FAILED if no run of free extents is long enough. */
+int lvm_lvcreate_contiguous(const char *vg, const char *lv, uint64_t size_bytes,
+			    const char *const tags[]);
 int lvm_lvremove(const char *vg, const char *lv);
 /* Grows lv to new_size bytes (rounded up to extents). */
 int lvm_lvextend(const char *vg, const char *lv, uint64_t new_size);
 /* Adds and deletes tags in one command: one metadata commit, all or nothing. */
 int lvm_lvchange_tags(const char *vg, const char *lv, const char *const add[],
 		      const char *const del[]);
+
+/* Where lv's data lies: the PV device (newly allocated), the byte offset on it
+ * of the LV's first extent (pe_start + start extent * extent size: the bytes a
+ * dm-linear mapping of the LV starts at) and the LV's size in bytes. Reading
+ * and writing there works whether the LV is active or not. From the cache
+ * when valid (one `pvs --segments` report serves every LV of vg).
+ * Returns 0; -SP_E_NOT_FOUND if vg has no such LV (or vg is not known);
+ * -EINVAL if the LV has more than one segment (not created contiguous, or
+ * extended since). Out-parameters are written only on success. */
+int lvm_lv_location(const char *vg, const char *lv, char **ret_device, uint64_t *ret_offset,
+		    uint64_t *ret_size);

@@ -9,6 +9,19 @@
 int lvm_report_parse_lvs(const char *text, struct lvm_lv **ret_lvs, size_t *ret_n);
 int lvm_report_parse_vg(const char *text, const char *vg, struct lvm_vg *ret);
 
+/* One row of `pvs --segments`: a run of extents on one PV, used by lv (""
+ * for free space). Extents are the VG's; pe_start is where the PV's first
+ * extent starts, in bytes. */
+struct lvm_pvseg {
+	char dev[256];
+	char lv[128];
+	uint64_t pe_start, extent_size; /* bytes */
+	uint64_t start, count;          /* extents */
+};
+/* Parses the "pvseg" section, keeping the rows of vg only. */
+int lvm_report_parse_pvsegs(const char *text, const char *vg, struct lvm_pvseg **ret_segs,
+			    size_t *ret_n);
+
 /* Splits "a,b,c" into a NULL-terminated array ("" gives an empty array). */
 char **lvm_tags_split(const char *s);
 char **lvm_strv_copy(const char *const *v);

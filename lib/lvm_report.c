@@ -188,3 +188,41 @@ int lvm_report_parse_vg(const char *text, const char *vg, struct lvm_vg *ret)
 	*ret = v;
 	return 0;
 }
+
+int lvm_report_parse_pvsegs(const char *text, const char *vg, struct lvm_pvseg **ret_segs,
+			    size_t *ret_n)
+{
+	_cleanup_json_ json_object *root = NULL;
+	int r = parse_root(text, &root);
+	if (r < 0)
+		return r;
+	json_object *rows = report_rows(root, "pvseg");
+	if (!rows)
+		return sp_error_set(-SP_E_CORRUPT, "tool_failed", "", "lvm report has no \"pvseg\" section");
+
+	size_t n = json_object_array_length(rows), k = 0;
+	_cleanup_free_ struct lvm_pvseg *segs = xcalloc(n ? n : 1, sizeof(*segs));
+	for (size_t i = 0; i < n; i++) {
+		json_object *row = json_object_array_get_idx(rows, i);
+		const char *row_vg = field_str(row, "vg_name");
+		const char *dev = field_str(row, "pv_name");
+		const char *lv = field_str(row, "lv_name");
+		struct lvm_pvseg *s = &segs[k];
+		if (!row_vg || !dev || !*dev || strlen(dev) >= sizeof(s->dev) || !lv ||
+		    strlen(lv) >= sizeof(s->lv) || field_u64(row, "pe_start", &s->pe_start) < 0 ||
+		    field_u64(row, "vg_extent_size", &s->extent_size) < 0 ||
+		    field_u64(row, "pvseg_start", &s->start) < 0 ||
+		    field_u64(row, "pvseg_size", &s->count) < 0)
+			return sp_error_set(-SP_E_CORRUPT, "tool_failed", "",
+					    "lvm segment report row %zu is malformed: %s", i,
+					    json_object_to_json_string(row));
+		if (strcmp(row_vg, vg))
+			continue; /* an orphan PV, or another VG's (not expected with the filter) */
+		snprintf(s->dev, sizeof(s->dev), "%s", dev);
+		snprintf(s->lv, sizeof(s->lv), "%s", lv);
+		k++;
+	}
+	*ret_segs = TAKE_PTR(segs);
+	*ret_n = k;
+	return 0;
+}

@@ -131,3 +131,21 @@ int op_image_chain(const char *domain, const char *image, bool writable, struct 
 	*ret_n = n;
 	return 0;
 }
+
+json_object *op_image_result(struct task *t)
+{
+	return store_image_json(rec_str(t->record, "domain"), rec_str(t->record, "image"));
+}
+
+int op_require_data(const char *domain)
+{
+	struct domain d;
+	int r = store_get_domain(domain, &d);
+	if (r < 0)
+		return r;
+	if (!d.ops->data_access(&d))
+		return sp_error_set(-SP_E_CONFLICT, "no_data_access", "",
+				    "domain %s: this operation reads or writes volume data, and LV activation is "
+				    "disabled on this host (lvm_activation = no)", domain);
+	return 0;
+}

@@ -34,6 +34,13 @@ int op_submit(const struct op_desc *op, const char *domain, json_object *record,
  * writable, also not a template. *ret is allocated. */
 int op_image_chain(const char *domain, const char *image, bool writable, struct volume_meta **ret, size_t *ret_n);
 
+/* Result of an operation on the record's "domain" and "image": the image. */
+json_object *op_image_result(struct task *t);
+
+/* Refuses (-SP_E_CONFLICT, recorded) an operation that reads or writes
+ * volume data on a domain where this host cannot (block, activation off). */
+int op_require_data(const char *domain);
+
 /* Progress callback for qemu-img that updates the task. */
 void op_progress(int percent, void *task);
 /* True (with the error recorded) once the user asked the task to abort. */

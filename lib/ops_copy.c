@@ -81,7 +81,7 @@ static int run(struct task *t)
 		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
 		return r;
 	}
-	task_set_result(t, store_image_json(m.domain, m.image));
+	t->result_fn = op_image_result;
 	return 0;
 }
 
@@ -113,7 +113,8 @@ int op_image_copy(const char *domain, const char *image, const char *dst_domain,
 
 	if (store_get_domain(dst_domain, &(struct domain){ 0 }) < 0)
 		return sp_bad_field("domain", "destination domain %s does not exist", dst_domain);
-	if ((r = op_image_chain(domain, image, false, &v, &n)) < 0)
+	if ((r = op_image_chain(domain, image, false, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
+	    (r = op_require_data(dst_domain)) < 0)
 		return r;
 	const struct volume_meta *top = &v[n - 1];
 	fmt = top->format;

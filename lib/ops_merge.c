@@ -59,6 +59,25 @@ static int rebase_child(struct task *t, struct domain *d)
 	return finish(d, rec_str(rec, "volume"));
 }
 
+/* qemu-img commit grows the parent to the top's size before it copies: its
+ * metadata follows what the file says, whether the commit ended or not. */
+static int sync_parent_capacity(struct domain *d, const char *parent_uuid)
+{
+	struct volume_meta parent;
+	struct qemu_img_info info;
+	int r;
+
+	if ((r = store_get_volume(parent_uuid, &parent)) < 0)
+		return r;
+	_cleanup_free_ char *path = d->ops->volume_path(d, parent.image, parent.uuid);
+	if ((r = qemu_img_info(path, &info)) < 0)
+		return r;
+	if (info.virtual_size == parent.capacity)
+		return 0;
+	parent.capacity = info.virtual_size;
+	return store_put_volume(d, &parent);
+}
+
 static int commit_into_parent(struct task *t, struct domain *d)
 {
 	json_object *rec = t->record;
@@ -70,17 +89,18 @@ static int commit_into_parent(struct task *t, struct domain *d)
 		return r;
 	_cleanup_free_ char *path = d->ops->volume_path(d, top.image, top.uuid);
 	struct qemu_img_progress p = { op_progress, t, &t->abort };
-	if ((r = qemu_img_commit(path, &p)) < 0)
-		return r;
+	r = qemu_img_commit(path, &p);
 	crashpoint("merge.after_commit_data");
-	if (op_aborted(t))
-		return -SP_E_ABORTED;
-	if (top.capacity > parent.capacity) {
-		/* qemu-img commit grew the parent to the top's size */
-		parent.capacity = top.capacity;
-		if ((r = store_put_volume(d, &parent)) < 0)
-			return r;
+	if (r == 0 && op_aborted(t))
+		r = -SP_E_ABORTED;
+	if (r < 0) {
+		struct sp_error cause;
+		sp_error_copy(&cause);
+		sync_parent_capacity(d, parent.uuid);
+		return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
 	}
+	if ((r = sync_parent_capacity(d, parent.uuid)) < 0)
+		return r;
 	return finish(d, top.uuid);
 }
 
@@ -96,7 +116,7 @@ static int run(struct task *t)
 	else
 		r = commit_into_parent(t, &d);
 	if (r == 0)
-		task_set_result(t, store_image_json(d.uuid, rec_str(t->record, "image")));
+		t->result_fn = op_image_result;
 	return r;
 }
 
@@ -117,8 +137,11 @@ static int recover(json_object *rec)
 		return r;
 	if (store_get_volume(rec_str(rec, "volume"), &vol) < 0 || !vol.legal)
 		return finish(&d, rec_str(rec, "volume"));
-	if (strcmp(rec_str(rec, "mode"), "rebase") != 0)
+	if (strcmp(rec_str(rec, "mode"), "rebase") != 0) {
+		if ((r = sync_parent_capacity(&d, rec_str(rec, "parent"))) < 0)
+			return r;
 		return rolled_back(rec);
+	}
 	if ((r = store_get_volume(rec_str(rec, "child"), &child)) < 0)
 		return r;
 	if (strcmp(child.parent, rec_str(rec, "parent")) == 0)
@@ -148,7 +171,7 @@ int op_snapshot_delete(const char *domain, const char *image, const char *volume
 	size_t n, i;
 	int r;
 
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0)
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
 		return r;
 	for (i = 0; i < n && strcmp(v[i].uuid, volume) != 0; i++)
 		;

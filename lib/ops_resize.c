@@ -38,7 +38,7 @@ static int run(struct task *t)
 {
 	int r = resize(t->record);
 	if (r == 0)
-		task_set_result(t, store_image_json(rec_str(t->record, "domain"), rec_str(t->record, "image")));
+		t->result_fn = op_image_result;
 	return r;
 }
 
@@ -52,7 +52,7 @@ int op_image_resize(const char *domain, const char *image, uint64_t capacity, js
 
 	if ((r = volume_check_capacity(capacity, "capacity")) < 0)
 		return r;
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0)
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
 		return r;
 	if (capacity <= v[n - 1].capacity)
 		return sp_bad_field("capacity", "capacity %llu is not larger than the current %llu: images only grow",

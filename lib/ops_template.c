@@ -35,7 +35,7 @@ static int run(struct task *t)
 {
 	int r = make_template(t->record);
 	if (r == 0)
-		task_set_result(t, store_image_json(rec_str(t->record, "domain"), rec_str(t->record, "image")));
+		t->result_fn = op_image_result;
 	return r;
 }
 

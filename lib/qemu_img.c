@@ -177,3 +177,21 @@ int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc,
 	argv[n] = NULL;
 	return run_qemu_img(argv, NULL, path, NULL);
 }
+
+int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes)
+{
+	char size[32];
+	snprintf(size, sizeof(size), "%" PRIu64, capacity);
+	const char *argv[] = { "qemu-img", "measure", "--output=json", "--size", size, "-O", vol_format_str(fmt), NULL };
+	struct run_result res = { 0 };
+	int r = run_qemu_img(argv, NULL, "measure", &res);
+	if (r < 0)
+		return r;
+	_cleanup_json_ json_object *o = json_tokener_parse(res.out);
+	run_result_free(&res);
+	json_object *full;
+	if (!o || !json_object_object_get_ex(o, "fully-allocated", &full) || json_object_get_int64(full) <= 0)
+		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "qemu-img measure: unreadable output");
+	*ret_bytes = (uint64_t)json_object_get_int64(full);
+	return 0;
+}

@@ -32,5 +32,9 @@ int qemu_img_rebase(const char *path, const char *new_backing, enum vol_format b
 		    const struct qemu_img_progress *p);
 int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc, uint64_t capacity);
 
+/* Bytes a fully allocated image of this format and capacity needs (qemu-img
+ * measure): the most a thin qcow2 volume on a block domain may ever take. */
+int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes);
+
 /* Parses a progress line of `qemu-img -p` ("    (42.50/100%)"); -EINVAL if not one. */
 int qemu_img_parse_progress(const char *line, int *ret_percent);

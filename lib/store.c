@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/domain_block.h"
 #include "lib/domain_file.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -52,10 +53,18 @@ static int load_volume(const struct volume_meta *m, void *userdata)
 	return 0;
 }
 
+/* Opens the domain whose host-local entry is dir, whatever its kind. */
+static int domain_open(const char *dir, struct domain *ret)
+{
+	if (domain_block_present(dir))
+		return domain_block_open(dir, ret);
+	return domain_file_open(dir, ret);
+}
+
 static int load_domain(const char *path)
 {
 	struct domain d;
-	int r = domain_file_open(path, &d);
+	int r = domain_open(path, &d);
 	if (r < 0)
 		return log_error_errno(r, "cannot open storage domain at %s: %s", path, sp_error_last()->message);
 	struct domain *copy = xmalloc(sizeof(*copy));
@@ -148,6 +157,10 @@ int store_open(const char *data_dir)
 
 void store_close(void)
 {
+	size_t pos = 0;
+	void *v;
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		((struct domain *)v)->ops->close(v);
 	hashmap_free(st.pools);
 	hashmap_free(st.domains);
 	hashmap_free(st.volumes);
@@ -203,8 +216,9 @@ static int check_empty_dir(const char *path)
 }
 
 /* Caller holds the write lock. */
-static int domain_create_locked(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN])
+static int domain_create_locked(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN])
 {
+	const char *name = spec->name, *pool = spec->pool, *path = spec->path;
 	char uuid[UUID_STR_LEN];
 	_cleanup_free_ char *link = NULL;
 	int r;
@@ -213,7 +227,10 @@ static int domain_create_locked(const char *name, const char *pool, const char *
 		return sp_error_set(-SP_E_CONFLICT, "conflict", "name", "a domain named %s already exists", name);
 	uuid_generate_str(uuid);
 	link = xasprintf("%s/domains/%s", st.data_dir, uuid);
-	if (path) {
+	if (spec->devices) {
+		if ((r = domain_block_format(link, spec->devices, uuid, name, pool)) < 0)
+			return r;
+	} else if (path) {
 		/* an outside directory (an NFS mount point) is reached through a link */
 		if ((r = check_empty_dir(path)) < 0 || (r = domain_file_format(path, uuid, name, pool)) < 0)
 			return r;
@@ -225,7 +242,7 @@ static int domain_create_locked(const char *name, const char *pool, const char *
 	_cleanup_free_ char *dir = xasprintf("%s/domains", st.data_dir);
 	fsync_dir(dir);
 	struct domain *d = xmalloc(sizeof(*d));
-	if ((r = domain_file_open(link, d)) < 0) {
+	if ((r = domain_open(link, d)) < 0) {
 		free(d);
 		return r;
 	}
@@ -234,12 +251,12 @@ static int domain_create_locked(const char *name, const char *pool, const char *
 	return 0;
 }
 
-int store_domain_create(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN])
+int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN])
 {
 	WRITE_LOCKED;
-	if (pool && pool[0] && !hashmap_get(st.pools, pool))
-		return sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", "pool", "pool %s does not exist", pool);
-	return domain_create_locked(name, pool, path, ret_uuid);
+	if (spec->pool && spec->pool[0] && !hashmap_get(st.pools, spec->pool))
+		return sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", "pool", "pool %s does not exist", spec->pool);
+	return domain_create_locked(spec, ret_uuid);
 }
 
 int store_pool_create(const char *name, const char *master_name, const char *domain_path,
@@ -253,7 +270,8 @@ int store_pool_create(const char *name, const char *master_name, const char *dom
 		return sp_error_set(-SP_E_CONFLICT, "conflict", "name", "a pool named %s already exists", name);
 	uuid_generate_str(p.uuid);
 	snprintf(p.name, sizeof(p.name), "%s", name);
-	if ((r = domain_create_locked(master_name, p.uuid, domain_path, p.master)) < 0)
+	struct domain_spec master = { .name = master_name, .pool = p.uuid, .path = domain_path };
+	if ((r = domain_create_locked(&master, p.master)) < 0)
 		return r;
 	/* the pool record last: its master exists once it is written */
 	if ((r = write_pool(&p)) < 0)
@@ -303,8 +321,13 @@ int store_get_volume(const char *uuid, struct volume_meta *ret)
 
 int store_put_volume(struct domain *d, struct volume_meta *m)
 {
+	struct volume_meta old;
+	/* only the task holding the image changes its volumes: old stays current */
+	bool known = store_get_volume(m->uuid, &old) == 0;
+	if (!known)
+		sp_error_clear();
 	m->generation++;
-	int r = d->ops->meta_write(d, m);
+	int r = d->ops->meta_write(d, known ? &old : NULL, m);
 	if (r < 0)
 		return r;
 	struct volume_meta *copy = xmalloc(sizeof(*copy));

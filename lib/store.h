@@ -23,7 +23,13 @@ const char *store_data_dir(void);
 /* Pools and domains. */
 int store_pool_create(const char *name, const char *master_name, const char *domain_path,
 		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN]);
-int store_domain_create(const char *name, const char *pool, const char *path, char ret_uuid[UUID_STR_LEN]);
+struct domain_spec {
+	const char *name;
+	const char *pool;            /* NULL: none */
+	const char *path;            /* file domain in an outside (empty) directory; NULL: under data_dir */
+	const char *const *devices;  /* block domain on these devices (NULL-terminated); NULL: a file domain */
+};
+int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN]);
 size_t store_pool_count(void);
 /* Copies a domain; -SP_E_NOT_FOUND (recorded) if unknown. */
 int store_get_domain(const char *uuid, struct domain *ret);

@@ -152,6 +152,8 @@ static void end_task(struct task *t, int r)
 	for (size_t i = 0; i < 2; i++)
 		if (t->claims[i][0])
 			store_image_release(t->claims[i], t->uuid);
+	if (r == 0 && t->result_fn)
+		task_set_result(t, t->result_fn(t));
 
 	pthread_mutex_lock(&tr.lock);
 	if (r == 0) {

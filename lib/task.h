@@ -30,6 +30,9 @@ struct task {
 	atomic_bool abort;
 	bool recovered; /* ended by recovery after a restart */
 	json_object *result;
+	/* Builds the result once the task has released its images (so that
+	 * they read as free in it); set by run instead of task_set_result. */
+	json_object *(*result_fn)(struct task *t);
 	struct sp_error error;
 	int64_t created_ms, started_ms, ended_ms;
 };

@@ -139,7 +139,10 @@ class ImageTest(DaemonTest):
     def test_grow_capacity(self):
         image, base = self.d.create_image(self.dom, fmt="qcow2", capacity=GiB)
         top = self.d.run_task("POST", self.img_path(image) + "/snapshots")[0]["volume"]
-        self.d.run_task("POST", self.img_path(image) + "/resize", {"capacity": 2 * GiB})
+        acc, t = self.d.run_task("POST", self.img_path(image) + "/resize", {"capacity": 2 * GiB})
+        # the result is the image as the task left it: free again
+        self.assertEqual(t["result"]["capacity"], 2 * GiB)
+        self.assertFalse(t["result"]["busy"])
         st, img = self.d.get(self.img_path(image))
         self.assertEqual(img["capacity"], 2 * GiB)
         self.assertEqual(qemu_img_info(self.volume_path(image, top))["virtual-size"], 2 * GiB)

@@ -163,7 +163,7 @@ class StaticTest(unittest.TestCase):
     def test_bodies_match_handler_sources(self):
         """Each handler's field_spec in api/route_*.c against the documented body."""
         types = {"FIELD_STRING": "string", "FIELD_INT": "integer", "FIELD_BOOL": "boolean",
-                 "FIELD_UUID": "string", "FIELD_NAME": "string"}
+                 "FIELD_UUID": "string", "FIELD_NAME": "string", "FIELD_STRING_ARRAY": "array"}
         specs, routes = {}, {}
         for name in sorted(os.listdir(os.path.join(ROOT, "api"))):
             if not (name.startswith("route_") and name.endswith(".c")):

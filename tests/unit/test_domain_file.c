@@ -115,9 +115,9 @@ static void test_volumes_create_scan_remove(void **state)
 	struct volume_meta base = vol(V1, NULL), top = vol(V2, V1);
 	char seen[512] = "";
 
-	assert_int_equal(ops->meta_write(&f->d, &base), 0);
+	assert_int_equal(ops->meta_write(&f->d, NULL, &base), 0);
 	assert_int_equal(ops->volume_create(&f->d, &base, NULL), 0);
-	assert_int_equal(ops->meta_write(&f->d, &top), 0);
+	assert_int_equal(ops->meta_write(&f->d, NULL, &top), 0);
 	assert_int_equal(ops->volume_create(&f->d, &top, &base), 0);
 
 	char *path = ops->volume_path(&f->d, IMG, V2);

@@ -3,6 +3,7 @@
  * proof that a second VG (same name, another device) is never scanned. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -394,6 +395,158 @@ static void test_cache(void **state)
 	assert_int_equal(lvm_lvremove(T.vg, "cached"), 0);
 }
 
+static void test_report_parse_pvsegs(void **state)
+{
+	(void)state;
+	struct lvm_pvseg *segs;
+	size_t n;
+	const char *text =
+		"{\"report\": [{\"pvseg\": [\n"
+		"{\"vg_name\":\"vg1\", \"pv_name\":\"/dev/loop1\", \"pe_start\":\"1048576\", "
+		"\"vg_extent_size\":\"4194304\", \"pvseg_start\":\"0\", \"pvseg_size\":\"2\", \"lv_name\":\"journal\"},\n"
+		"{\"vg_name\":\"vg1\", \"pv_name\":\"/dev/loop1\", \"pe_start\":\"1048576\", "
+		"\"vg_extent_size\":\"4194304\", \"pvseg_start\":\"2\", \"pvseg_size\":\"10\", \"lv_name\":\"\"},\n"
+		"{\"vg_name\":\"\", \"pv_name\":\"/dev/loop2\", \"pe_start\":\"0\", "
+		"\"vg_extent_size\":\"0\", \"pvseg_start\":\"0\", \"pvseg_size\":\"0\", \"lv_name\":\"\"}\n"
+		"]}]}\n";
+	assert_int_equal(lvm_report_parse_pvsegs(text, "vg1", &segs, &n), 0);
+	assert_int_equal(n, 2); /* the orphan PV's row is not vg1's */
+	assert_string_equal(segs[0].dev, "/dev/loop1");
+	assert_string_equal(segs[0].lv, "journal");
+	assert_int_equal(segs[0].pe_start, 1048576);
+	assert_int_equal(segs[0].extent_size, 4194304);
+	assert_int_equal(segs[0].count, 2);
+	assert_int_equal(segs[1].start, 2);
+	assert_string_equal(segs[1].lv, "");
+	free(segs);
+	assert_int_equal(lvm_report_parse_pvsegs("{\"report\": [{\"pvseg\": [{\"vg_name\":\"vg1\", "
+						 "\"pv_name\":\"/dev/loop1\"}]}]}",
+						 "vg1", &segs, &n),
+			 -SP_E_CORRUPT);
+}
+
+/* Reads the first line of `lvm <args...>` run with a filter of dev alone. */
+static char *lvm_cli_line(const char *dev, const char *const args[])
+{
+	_cleanup_free_ char *filter =
+		xasprintf("devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] }", dev);
+	const char *argv[16] = { "lvm", args[0], "--config", filter };
+	size_t n = 4;
+	for (size_t i = 1; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	char *out = NULL;
+	assert_int_equal(run_ok(argv, &out), 0);
+	return out;
+}
+
+/* pwrite/pread of one aligned block on the PV, as the slot journal does. */
+static void pv_write_block(const char *dev, uint64_t offset, char fill)
+{
+	_cleanup_close_ int fd = open(dev, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+	void *buf;
+	assert_true(fd >= 0);
+	assert_int_equal(posix_memalign(&buf, 4096, 4096), 0);
+	memset(buf, fill, 4096);
+	assert_int_equal(pwrite(fd, buf, 4096, (off_t)offset), 4096);
+	free(buf);
+}
+
+static void pv_check_block(const char *dev, uint64_t offset, char fill)
+{
+	_cleanup_close_ int fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	unsigned char *buf;
+	assert_true(fd >= 0);
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 4096), 0);
+	assert_int_equal(pread(fd, buf, 4096, (off_t)offset), 4096);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], (unsigned char)fill);
+	free(buf);
+}
+
+/* The journal LV: created contiguous, located on its PV, written there. */
+static void test_lv_location(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	T.ncmdlines = 0;
+	lvm_set_cmd_observer(observe, NULL);
+	assert_int_equal(lvm_lvcreate_contiguous(T.vg, "journal", 2 * EXTENT, NULL), 0);
+	lvm_set_cmd_observer(NULL, NULL);
+	assert_int_equal(T.ncmdlines, 1);
+	assert_non_null(strstr(T.cmdlines[0], " --alloc=contiguous "));
+	assert_int_equal(lvm_lvcreate(T.vg, "neighbour", EXTENT, NULL), 0);
+
+	_cleanup_free_ char *dev = NULL, *ndev = NULL;
+	uint64_t off, size, noff, nsize;
+	assert_int_equal(lvm_lv_location(T.vg, "journal", &dev, &off, &size), 0);
+	assert_string_equal(dev, T.devs[0]);
+	assert_int_equal(size, 2 * EXTENT);
+	uint64_t c = lvm_commands_run();
+	assert_int_equal(lvm_lv_location(T.vg, "neighbour", &ndev, &noff, &nsize), 0);
+	assert_int_equal(lvm_commands_run(), c); /* one report served both */
+	assert_int_equal(nsize, EXTENT);
+
+	/* against LVM's own tool: pe_start + start extent * extent size */
+	const char *pvs[] = { "pvs", "--noheadings", "--units=b", "--nosuffix", "--options=pe_start",
+			      T.devs[0], NULL };
+	_cleanup_free_ char *pe_start_s = lvm_cli_line(T.devs[0], pvs);
+	_cleanup_free_ char *lvname = xasprintf("%s/journal", T.vg);
+	const char *lvs[] = { "lvs", "--noheadings", "--options=seg_pe_ranges", lvname, NULL };
+	_cleanup_free_ char *ranges = lvm_cli_line(T.devs[0], lvs);
+	unsigned long long pe_start = strtoull(pe_start_s, NULL, 10), first, last;
+	_cleanup_free_ char *fmt = xasprintf(" %s:%%llu-%%llu", T.devs[0]);
+	assert_int_equal(sscanf(ranges, fmt, &first, &last), 2);
+	fprintf(stderr, "test_lvm: journal at %s+%" PRIu64 " (pe_start %llu, extents %llu-%llu), "
+			"size %" PRIu64 "\n",
+		dev, off, pe_start, first, last, size);
+	assert_true(pe_start > 0);
+	assert_int_equal(off, pe_start + first * EXTENT);
+	assert_int_equal(size, (last - first + 1) * EXTENT);
+	assert_true(noff >= off + size || noff + nsize <= off);
+
+	/* the bytes are the LV's: write its first and last blocks and the
+	 * neighbour's first through the PV; each reads back intact and LVM's
+	 * metadata (before pe_start) is untouched */
+	pv_write_block(dev, off, 'J');
+	pv_write_block(dev, off + size - 4096, 'K');
+	pv_write_block(dev, noff, 'N');
+	pv_check_block(dev, off, 'J');
+	pv_check_block(dev, off + size - 4096, 'K');
+	pv_check_block(dev, noff, 'N');
+	struct lvm_lv *lvs_out;
+	size_t n;
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs_out, &n), 0);
+	assert_non_null(find_lv(lvs_out, n, "journal"));
+	lvm_lvs_free(lvs_out, n);
+
+	/* errors */
+	char *d2 = NULL;
+	uint64_t o2 = 7, s2 = 7;
+	assert_int_equal(lvm_lv_location(T.vg, "no-such-lv", &d2, &o2, &s2), -SP_E_NOT_FOUND);
+	assert_non_null(strstr(sp_error_last()->message, "no-such-lv"));
+	assert_null(d2);
+	assert_int_equal(o2, 7);
+	assert_int_equal(lvm_lv_location("unknownvg", "journal", &d2, &o2, &s2), -SP_E_NOT_FOUND);
+	assert_int_equal(lvm_lv_location(T.vg, "a b", &d2, &o2, &s2), -EINVAL);
+	/* two segments: seg-a is extended past seg-b */
+	assert_int_equal(lvm_lvcreate(T.vg, "seg-a", EXTENT, NULL), 0);
+	assert_int_equal(lvm_lvcreate(T.vg, "seg-b", EXTENT, NULL), 0);
+	assert_int_equal(lvm_lvextend(T.vg, "seg-a", 2 * EXTENT), 0);
+	sp_error_clear();
+	assert_int_equal(lvm_lv_location(T.vg, "seg-a", &d2, &o2, &s2), -EINVAL);
+	assert_string_equal(sp_error_last()->field, "lv");
+	assert_non_null(strstr(sp_error_last()->message, "2 segments"));
+	assert_null(d2);
+
+	const char *mine[] = { "journal", "neighbour", "seg-a", "seg-b" };
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+		assert_int_equal(lvm_lvremove(T.vg, mine[i]), 0);
+	/* removed: the cached segments went with the change */
+	assert_int_equal(lvm_lv_location(T.vg, "journal", &d2, &o2, &s2), -SP_E_NOT_FOUND);
+}
+
 static void test_lvm_error(void **state)
 {
 	(void)state;
@@ -544,12 +697,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_parse),
+		cmocka_unit_test(test_report_parse_pvsegs),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_vg_create),
 		cmocka_unit_test(test_lvs_tags_report),
 		cmocka_unit_test(test_tags_atomic),
 		cmocka_unit_test(test_extend_remove),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_lv_location),
 		cmocka_unit_test(test_lvm_error),
 		cmocka_unit_test(test_other_vg_never_scanned),
 		cmocka_unit_test(test_vgextend_pvresize),

@@ -89,17 +89,17 @@ static void test_pool_and_domain_create(void **state)
 	sp_error_clear();
 	assert_int_equal(store_pool_create("pool1", "other", NULL, a, b), -SP_E_CONFLICT);
 	assert_string_equal(sp_error_last()->field, "name");
-	assert_int_equal(store_domain_create("master", f->pool, NULL, a), -SP_E_CONFLICT);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "master", .pool = f->pool, .path = NULL }, a), -SP_E_CONFLICT);
 	assert_int_equal(store_pool_count(), 1);
 
 	/* a domain in a pool that does not exist */
 	sp_error_clear();
-	assert_int_equal(store_domain_create("d2", IMG_A, NULL, a), -SP_E_BAD_REQUEST);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "d2", .pool = IMG_A, .path = NULL }, a), -SP_E_BAD_REQUEST);
 	assert_string_equal(sp_error_last()->field, "pool");
 
 	/* a second domain in the pool, and one in none */
-	assert_int_equal(store_domain_create("d2", f->pool, NULL, a), 0);
-	assert_int_equal(store_domain_create("d3", NULL, NULL, b), 0);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "d2", .pool = f->pool, .path = NULL }, a), 0);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "d3", .pool = NULL, .path = NULL }, b), 0);
 	p = store_pool_json(f->pool);
 	assert_int_equal(json_object_array_length(json_object_object_get(p, "domains")), 2);
 	json_object_put(p);
@@ -135,11 +135,11 @@ static void test_domain_at_outside_path(void **state)
 	char *ident = xasprintf("%s/dom_md/metadata.json", mnt);
 	char uuid[UUID_STR_LEN];
 	assert_int_equal(mkdir(mnt, 0755), 0);
-	assert_int_equal(store_domain_create("nfs1", f->pool, mnt, uuid), 0);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "nfs1", .pool = f->pool, .path = mnt }, uuid), 0);
 	assert_true(path_exists(ident));
 	/* the same directory cannot become a second domain */
 	char other[UUID_STR_LEN];
-	assert_int_equal(store_domain_create("nfs2", f->pool, mnt, other), -SP_E_CONFLICT);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "nfs2", .pool = f->pool, .path = mnt }, other), -SP_E_CONFLICT);
 
 	/* and it is found again after a restart */
 	store_close();

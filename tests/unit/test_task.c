@@ -269,7 +269,7 @@ static void test_end_removes_journal_and_claims(void **state)
 	(void)state;
 	char dom[UUID_STR_LEN];
 	struct domain d;
-	assert_int_equal(store_domain_create("d1", NULL, NULL, dom), 0);
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "d1", .pool = NULL, .path = NULL }, dom), 0);
 	assert_int_equal(store_get_domain(dom, &d), 0);
 
 	json_object *rec = json_object_new_object();

@@ -1,0 +1,407 @@
+#include "lib/domain_block.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/block_tags.h"
+#include "lib/lvm.h"
+#include "lib/qemu_img.h"
+#include "lib/slot_journal.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/error.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/log.h"
+#include "lib/util/xalloc.h"
+
+/* Sized so the VG holds thousands of LVs (measured: ~460 bytes of metadata
+ * text per volume LV; 128 MiB holds over 100,000) and extents as VDSM's. */
+#define PV_METADATA_SIZE (128ULL << 20)
+#define EXTENT_SIZE (128ULL << 20)
+#define SPECIAL_LV_SIZE EXTENT_SIZE
+
+/* The journal uses the start of its LV: 1,024 slots of 4 KiB, read whole at start-up. */
+#define JOURNAL_BYTES (4ULL << 20)
+
+static const char *const special_lvs[] = { "ids", "leases", "inbox", "outbox", "journal", NULL };
+
+struct block_priv {
+	char *devs[LVM_MAX_DEVS + 1];
+	struct slot_journal *journal;
+};
+
+static struct block_settings settings = { "/run/sanpool", true, 1ULL << 30 };
+static char settings_run_dir[PATH_MAX] = "/run/sanpool";
+static pthread_once_t lvm_once = PTHREAD_ONCE_INIT;
+static int lvm_started;  /* outcome of the one start */
+static bool lvm_running;
+
+void domain_block_configure(const struct block_settings *s)
+{
+	snprintf(settings_run_dir, sizeof(settings_run_dir), "%s", s->run_dir);
+	settings = *s;
+	settings.run_dir = settings_run_dir;
+}
+
+void domain_block_shutdown(void)
+{
+	if (lvm_running)
+		lvm_stop();
+	lvm_running = false;
+}
+
+/* LVM starts with the first block domain: hosts with file domains only never pay for it. */
+static void start_lvm(void)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/lvm", settings.run_dir);
+	struct lvm_options o = { .run_dir = dir, .activation = settings.activation, .read_only = false };
+	lvm_started = lvm_start(&o);
+	lvm_running = lvm_started == 0;
+	if (lvm_started < 0)
+		log_error("cannot start LVM: %s", sp_error_last()->message);
+}
+
+static int ensure_lvm(void)
+{
+	pthread_once(&lvm_once, start_lvm);
+	return lvm_started < 0 ? lvm_started : 0;
+}
+
+static struct block_priv *priv(const struct domain *d) { return d->priv; }
+
+static uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+/* The LV a volume starts with: raw and preallocated volumes get their full
+ * size, thin qcow2 the initial size, never more than the full capacity needs. */
+static int lv_size(const struct volume_meta *m, uint64_t *ret)
+{
+	uint64_t full = m->capacity;
+	int r;
+
+	if (m->format == VOL_FORMAT_QCOW2 && (r = qemu_img_measure(VOL_FORMAT_QCOW2, m->capacity, &full)) < 0)
+		return r;
+	if (m->format == VOL_FORMAT_QCOW2 && m->alloc == VOL_ALLOC_SPARSE && settings.initial_size < full)
+		full = settings.initial_size;
+	*ret = round_up(full, EXTENT_SIZE);
+	return 0;
+}
+
+static const char **tag_ptrs(const struct block_tags *t, const char *out[BLOCK_TAGS_MAX + 1])
+{
+	for (size_t i = 0; i < t->n; i++)
+		out[i] = t->v[i];
+	out[t->n] = NULL;
+	return out;
+}
+
+static int block_meta_write(struct domain *d, const struct volume_meta *old, const struct volume_meta *m)
+{
+	struct block_tags new_tags, old_tags;
+	const char *add[BLOCK_TAGS_MAX + 1], *del[BLOCK_TAGS_MAX + 1];
+	uint64_t size;
+	int r;
+
+	block_tags_from_meta(m, &new_tags);
+	if (!old) {
+		/* the LV and its (ILLEGAL) metadata appear in one commit */
+		if ((r = lv_size(m, &size)) < 0)
+			return r;
+		return lvm_lvcreate(d->uuid, m->uuid, size, tag_ptrs(&new_tags, add));
+	}
+	block_tags_from_meta(old, &old_tags);
+	block_tags_diff(&old_tags, &new_tags, add, del);
+	if (!add[0] && !del[0])
+		return 0;
+	return lvm_lvchange_tags(d->uuid, m->uuid, add, del);
+}
+
+static bool lv_exists(struct domain *d, const char *lv)
+{
+	struct lvm_lv *lvs;
+	size_t n;
+	bool found = false;
+
+	if (lvm_lvs(d->uuid, NULL, &lvs, &n) < 0)
+		return true; /* let the remove report what is wrong */
+	for (size_t i = 0; i < n && !found; i++)
+		found = strcmp(lvs[i].name, lv) == 0;
+	lvm_lvs_free(lvs, n);
+	return found;
+}
+
+static int block_volume_create(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent)
+{
+	(void)parent;
+	/* a raw volume is its LV; a qcow2 header needs the LV active */
+	if (m->format == VOL_FORMAT_RAW || !settings.activation)
+		return 0;
+	return sp_error_set(-ENOTSUP, "not_supported", "", "volume %s on block domain %s: qcow2 formatting of an "
+			    "active LV is not built yet", m->uuid, d->uuid);
+}
+
+static char *block_volume_path(const struct domain *d, const char *image, const char *volume)
+{
+	return xasprintf("%s/storage/%s/%s/%s", settings.run_dir, d->uuid, image, volume);
+}
+
+/* The same relative form as file domains: it resolves in the per-host link
+ * layout (run_dir/storage/<domain>/<image>/<volume>) on every host. */
+static char *block_backing_ref(const struct domain *d, const char *parent_image, const char *parent)
+{
+	(void)d;
+	return xasprintf("../%s/%s", parent_image, parent);
+}
+
+static int block_volume_remove(struct domain *d, const char *image, const char *volume)
+{
+	(void)image;
+	if (!lv_exists(d, volume))
+		return 0;
+	return lvm_lvremove(d->uuid, volume);
+}
+
+static int block_image_remove(struct domain *d, const char *image)
+{
+	(void)d;
+	(void)image;
+	return 0; /* an image is only its volumes' tags */
+}
+
+static int block_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
+{
+	struct lvm_lv *lvs;
+	size_t n;
+	int r = lvm_lvs(d->uuid, NULL, &lvs, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct volume_meta m;
+		int q = block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &m);
+		if (q == -ENOENT)
+			continue; /* a special LV */
+		if (q < 0) {
+			log_warning("domain %s: skipping LV %s: %s", d->uuid, lvs[i].name, sp_error_last()->message);
+			continue;
+		}
+		r = cb(&m, userdata);
+	}
+	lvm_lvs_free(lvs, n);
+	return r;
+}
+
+static int block_journal_write(struct domain *d, const char *task_uuid, json_object *record)
+{
+	return slot_journal_write(priv(d)->journal, task_uuid, record);
+}
+
+static int block_journal_remove(struct domain *d, const char *task_uuid)
+{
+	return slot_journal_remove(priv(d)->journal, task_uuid);
+}
+
+static int block_journal_scan(struct domain *d, journal_cb cb, void *userdata)
+{
+	return slot_journal_scan(priv(d)->journal, cb, userdata);
+}
+
+static bool block_data_access(const struct domain *d)
+{
+	(void)d;
+	return settings.activation;
+}
+
+static int block_stats(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free)
+{
+	struct lvm_vg vg;
+	int r = lvm_vg_info(d->uuid, NULL, &vg);
+	if (r < 0)
+		return r;
+	*ret_total = vg.size;
+	*ret_free = vg.free;
+	lvm_vg_clear(&vg);
+	return 0;
+}
+
+static void priv_free(struct block_priv *p);
+
+static void block_close(struct domain *d)
+{
+	priv_free(d->priv);
+	d->priv = NULL;
+}
+
+const struct domain_ops domain_block_ops = {
+	.kind = "block",
+	.volume_create = block_volume_create,
+	.volume_path = block_volume_path,
+	.backing_ref = block_backing_ref,
+	.volume_remove = block_volume_remove,
+	.meta_write = block_meta_write,
+	.meta_scan = block_meta_scan,
+	.image_remove = block_image_remove,
+	.journal_write = block_journal_write,
+	.journal_remove = block_journal_remove,
+	.journal_scan = block_journal_scan,
+	.data_access = block_data_access,
+	.close = block_close,
+	.stats = block_stats,
+};
+
+/* ---- the host-local record and the VG identity ---- */
+
+static char *record_path(const char *dir) { return xasprintf("%s/block.json", dir); }
+
+bool domain_block_present(const char *dir)
+{
+	_cleanup_free_ char *p = record_path(dir);
+	return path_exists(p);
+}
+
+static int write_record(const char *dir, const char *const devs[])
+{
+	_cleanup_free_ char *path = record_path(dir);
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object *a = json_object_new_array();
+	size_t len;
+
+	for (size_t i = 0; devs[i]; i++)
+		json_object_array_add(a, json_object_new_string(devs[i]));
+	json_object_object_add(o, "devices", a);
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	int r = mkdir_p(dir, 0755);
+	if (r == 0)
+		r = atomic_write_file(path, s, len);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static int read_record(const char *dir, struct block_priv *p)
+{
+	_cleanup_free_ char *path = record_path(dir);
+	_cleanup_free_ char *data = NULL;
+	_cleanup_json_ json_object *o = NULL;
+	json_object *a;
+	int r = read_file(path, 65536, &data, NULL);
+
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot read %s: %s", path, strerror(-r));
+	if (!(o = json_tokener_parse(data)) || !json_object_object_get_ex(o, "devices", &a) ||
+	    !json_object_is_type(a, json_type_array) || json_object_array_length(a) == 0 ||
+	    json_object_array_length(a) > LVM_MAX_DEVS)
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "%s is not a valid block domain record", path);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		const char *dev = json_object_get_string(json_object_array_get_idx(a, i));
+		if (!dev || !lvm_device_is_valid(dev))
+			return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "%s names an invalid device", path);
+		p->devs[i] = xstrdup(dev);
+	}
+	return 0;
+}
+
+static const char *vg_tag(const struct lvm_vg *vg, const char *key)
+{
+	size_t n = strlen(key);
+	for (char **t = vg->tags; t && *t; t++)
+		if (strncmp(*t, key, n) == 0 && (*t)[n] == '=')
+			return *t + n + 1;
+	return NULL;
+}
+
+static void priv_free(struct block_priv *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->devs[i]; i++)
+		free(p->devs[i]);
+	if (p->journal)
+		slot_journal_close(p->journal);
+	free(p);
+}
+
+static int open_journal(const char *vg, struct block_priv *p)
+{
+	_cleanup_free_ char *dev = NULL;
+	uint64_t offset, size;
+	int r = lvm_lv_location(vg, "journal", &dev, &offset, &size);
+	if (r < 0)
+		return r;
+	return slot_journal_open(dev, offset, size < JOURNAL_BYTES ? size : JOURNAL_BYTES, &p->journal);
+}
+
+int domain_block_open(const char *dir, struct domain *ret)
+{
+	struct block_priv *p = xcalloc(1, sizeof(*p));
+	struct domain d = { 0 };
+	struct lvm_vg vg = { 0 };
+	const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	int r;
+
+	if ((r = ensure_lvm()) < 0 || (r = read_record(dir, p)) < 0 ||
+	    (r = lvm_vg_info(base, (const char *const *)p->devs, &vg)) < 0)
+		goto fail;
+	const char *kind = vg_tag(&vg, "sp.kind"), *name = vg_tag(&vg, "sp.name"), *pool = vg_tag(&vg, "sp.pool");
+	if (!uuid_is_valid(base) || !kind || strcmp(kind, "block") != 0 || !name || !name_is_valid(name)) {
+		r = sp_error_set(-SP_E_CORRUPT, "corrupt", "", "VG %s is not a sanpool block domain", base);
+		goto fail;
+	}
+	snprintf(d.uuid, sizeof(d.uuid), "%s", base);
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	if (pool && uuid_is_valid(pool))
+		snprintf(d.pool, sizeof(d.pool), "%s", pool);
+	snprintf(d.path, sizeof(d.path), "%s", dir);
+	lvm_vg_clear(&vg);
+	if ((r = open_journal(d.uuid, p)) < 0)
+		goto fail;
+	d.ops = &domain_block_ops;
+	d.priv = p;
+	*ret = d;
+	return 0;
+fail:
+	lvm_vg_clear(&vg);
+	priv_free(p);
+	return r;
+}
+
+static int zero_region(const char *dev, uint64_t offset, uint64_t size)
+{
+	_cleanup_close_ int fd = open(dev, O_WRONLY | O_CLOEXEC);
+	_cleanup_free_ char *zeros = xcalloc(1, 1 << 20);
+
+	if (fd < 0)
+		return sp_error_set(-errno, "io_error", "", "cannot open %s: %m", dev);
+	for (uint64_t done = 0; done < size; done += 1 << 20)
+		if (pwrite(fd, zeros, 1 << 20, (off_t)(offset + done)) != 1 << 20)
+			return sp_error_set(-EIO, "io_error", "", "cannot clear the journal on %s: %m", dev);
+	if (fdatasync(fd) < 0)
+		return sp_error_set(-errno, "io_error", "", "cannot clear the journal on %s: %m", dev);
+	return 0;
+}
+
+int domain_block_format(const char *dir, const char *const devs[], const char *uuid, const char *name,
+			const char *pool)
+{
+	_cleanup_free_ char *name_tag = xasprintf("sp.name=%s", name);
+	_cleanup_free_ char *pool_tag = xasprintf("sp.pool=%s", pool && pool[0] ? pool : "none");
+	const char *tags[] = { "sp.kind=block", "sp.version=1", name_tag, pool_tag, NULL };
+	int r;
+
+	if ((r = ensure_lvm()) < 0)
+		return r;
+	if ((r = lvm_pvcreate(devs, PV_METADATA_SIZE)) < 0 || (r = lvm_vgcreate(uuid, devs, EXTENT_SIZE, tags)) < 0)
+		return r;
+	for (size_t i = 0; special_lvs[i]; i++)
+		if ((r = lvm_lvcreate_contiguous(uuid, special_lvs[i], SPECIAL_LV_SIZE, NULL)) < 0)
+			return r;
+	/* zeroed journal: no stale records from an earlier life of the LUN */
+	_cleanup_free_ char *dev = NULL;
+	uint64_t offset, size;
+	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_BYTES)) < 0)
+		return r;
+	return write_record(dir, devs);
+}
