@@ -1,6 +1,7 @@
 #include "lib/ops_common.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
@@ -148,4 +149,30 @@ int op_require_data(const char *domain)
 				    "domain %s: this operation reads or writes volume data, and LV activation is "
 				    "disabled on this host (lvm_activation = no)", domain);
 	return 0;
+}
+
+void op_meta_from_record(json_object *rec, struct volume_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->uuid, sizeof(m->uuid), "%s", rec_str(rec, "volume"));
+	snprintf(m->image, sizeof(m->image), "%s", rec_str(rec, "image"));
+	snprintf(m->domain, sizeof(m->domain), "%s", rec_str(rec, "domain"));
+	snprintf(m->parent, sizeof(m->parent), "%s", rec_str(rec, "parent"));
+	snprintf(m->parent_image, sizeof(m->parent_image), "%s", rec_str(rec, "parent_image"));
+	snprintf(m->image_name, sizeof(m->image_name), "%s", rec_str(rec, "name"));
+	vol_format_parse(rec_str(rec, "format"), &m->format);
+	vol_alloc_parse(rec_str(rec, "allocation"), &m->alloc);
+	m->capacity = (uint64_t)rec_int(rec, "capacity");
+	m->ctime = time(NULL);
+}
+
+int op_fail(struct task *t, int r, int (*undo)(json_object *record))
+{
+	struct sp_error cause;
+
+	sp_error_copy(&cause);
+	if (undo(t->record) < 0)
+		log_error("task %s (%s): undoing it failed: %s", t->uuid, t->op, sp_error_last()->message);
+	sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+	return r;
 }

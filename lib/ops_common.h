@@ -41,6 +41,13 @@ json_object *op_image_result(struct task *t);
  * volume data on a domain where this host cannot (block, activation off). */
 int op_require_data(const char *domain);
 
+/* The new volume a creating record describes (fields volume, image, domain,
+ * parent, parent_image, name, format, allocation, capacity), ILLEGAL. */
+void op_meta_from_record(json_object *rec, struct volume_meta *ret);
+/* Undoes a failed task with undo(record) and returns r with the error that
+ * caused the failure still recorded (a failing undo is logged). */
+int op_fail(struct task *t, int r, int (*undo)(json_object *record));
+
 /* Progress callback for qemu-img that updates the task. */
 void op_progress(int percent, void *task);
 /* True (with the error recorded) once the user asked the task to abort. */

@@ -52,18 +52,11 @@ static int copy_data(struct task *t, struct domain *dst, struct volume_meta *m)
 static int run(struct task *t)
 {
 	json_object *rec = t->record;
-	struct volume_meta m = { 0 };
+	struct volume_meta m;
 	struct domain d;
 	int r;
 
-	snprintf(m.uuid, sizeof(m.uuid), "%s", rec_str(rec, "volume"));
-	snprintf(m.image, sizeof(m.image), "%s", rec_str(rec, "image"));
-	snprintf(m.domain, sizeof(m.domain), "%s", rec_str(rec, "domain"));
-	snprintf(m.image_name, sizeof(m.image_name), "%s", rec_str(rec, "name"));
-	vol_format_parse(rec_str(rec, "format"), &m.format);
-	vol_alloc_parse(rec_str(rec, "allocation"), &m.alloc);
-	m.capacity = (uint64_t)rec_int(rec, "capacity");
-	m.ctime = time(NULL);
+	op_meta_from_record(rec, &m);
 	if ((r = store_get_domain(m.domain, &d)) < 0)
 		return r;
 	if ((r = store_put_volume(&d, &m)) < 0)
@@ -73,14 +66,8 @@ static int run(struct task *t)
 		m.legal = true;
 		r = store_put_volume(&d, &m);
 	}
-	if (r < 0) {
-		struct sp_error cause;
-		sp_error_copy(&cause);
-		if (rollback(rec) < 0)
-			log_error("task %s: rollback of copy %s failed: %s", t->uuid, m.uuid, sp_error_last()->message);
-		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
-		return r;
-	}
+	if (r < 0)
+		return op_fail(t, r, rollback);
 	t->result_fn = op_image_result;
 	return 0;
 }

@@ -12,31 +12,18 @@
 #include "lib/util/error.h"
 #include "lib/util/log.h"
 
-static int rollback(struct domain *d, json_object *rec)
+static int rollback(json_object *rec)
 {
 	const char *image = rec_str(rec, "image"), *volume = rec_str(rec, "volume");
-	int r = d->ops->volume_remove(d, image, volume);
-	if (r < 0)
+	struct domain d;
+	int r;
+
+	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0 || (r = d.ops->volume_remove(&d, image, volume)) < 0)
 		return r;
 	store_forget_volume(volume);
 	if (rec_bool(rec, "new_image"))
-		return d->ops->image_remove(d, image);
+		return d.ops->image_remove(&d, image);
 	return 0;
-}
-
-static void meta_from_record(json_object *rec, struct volume_meta *m)
-{
-	memset(m, 0, sizeof(*m));
-	snprintf(m->uuid, sizeof(m->uuid), "%s", rec_str(rec, "volume"));
-	snprintf(m->image, sizeof(m->image), "%s", rec_str(rec, "image"));
-	snprintf(m->domain, sizeof(m->domain), "%s", rec_str(rec, "domain"));
-	snprintf(m->parent, sizeof(m->parent), "%s", rec_str(rec, "parent"));
-	snprintf(m->parent_image, sizeof(m->parent_image), "%s", rec_str(rec, "parent_image"));
-	snprintf(m->image_name, sizeof(m->image_name), "%s", rec_str(rec, "name"));
-	vol_format_parse(rec_str(rec, "format"), &m->format);
-	vol_alloc_parse(rec_str(rec, "allocation"), &m->alloc);
-	m->capacity = (uint64_t)rec_int(rec, "capacity");
-	m->ctime = time(NULL);
 }
 
 static int run(struct task *t)
@@ -45,7 +32,7 @@ static int run(struct task *t)
 	struct domain d;
 	int r;
 
-	meta_from_record(t->record, &m);
+	op_meta_from_record(t->record, &m);
 	if ((r = store_get_domain(m.domain, &d)) < 0)
 		return r;
 	if (m.parent[0] && (r = store_get_volume(m.parent, &parent)) < 0)
@@ -61,14 +48,8 @@ static int run(struct task *t)
 		m.legal = true;
 		r = store_put_volume(&d, &m);
 	}
-	if (r < 0) {
-		struct sp_error cause;
-		sp_error_copy(&cause);
-		if (rollback(&d, t->record) < 0)
-			log_error("task %s: rollback of volume %s failed: %s", t->uuid, m.uuid, sp_error_last()->message);
-		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
-		return r;
-	}
+	if (r < 0)
+		return op_fail(t, r, rollback);
 	crashpoint("create.after_legal");
 	task_set_result(t, store_volume_json(m.domain, m.image, m.uuid));
 	return 0;
@@ -77,14 +58,11 @@ static int run(struct task *t)
 static int recover(json_object *rec)
 {
 	struct volume_meta m;
-	struct domain d;
 	int r;
 
 	if (store_get_volume(rec_str(rec, "volume"), &m) == 0 && m.legal)
 		return 0;
-	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0)
-		return r;
-	if ((r = rollback(&d, rec)) < 0)
+	if ((r = rollback(rec)) < 0)
 		return r;
 	return sp_error_set(-SP_E_ABORTED, "rolled_back", "",
 			    "the agent stopped before volume %s was complete; it was removed", rec_str(rec, "volume"));

@@ -3,11 +3,15 @@
  *  - it has a child: the child is rebased onto the volume's parent (a safe
  *    rebase copies in what the child read through the volume); commit point:
  *    the child's metadata naming its new parent;
- *  - it is the top: its data is committed into its parent; commit point: the
- *    volume's metadata made ILLEGAL.
+ *  - it is the top: its data is committed into its parent. The parent is
+ *    made ILLEGAL first (the commit point): while its content is in flux it
+ *    must never be used alone (discarding the top would expose a half-merged
+ *    parent). From there the merge only goes forward: an abort is ignored,
+ *    recovery redoes the commit (idempotent), and if qemu-img fails the parent
+ *    stays ILLEGAL and the deletion can be asked again.
  * Either way the volume is then removed. Before its commit point an
- * interrupted merge leaves a valid chain: what was copied already is equal to
- * what was read through the volume. */
+ * interrupted merge leaves a valid chain: what a safe rebase copied already is
+ * equal to what was read through the volume. */
 #include <string.h>
 
 #include "lib/ops.h"
@@ -59,49 +63,49 @@ static int rebase_child(struct task *t, struct domain *d)
 	return finish(d, rec_str(rec, "volume"));
 }
 
-/* qemu-img commit grows the parent to the top's size before it copies: its
- * metadata follows what the file says, whether the commit ended or not. */
-static int sync_parent_capacity(struct domain *d, const char *parent_uuid)
+/* From the parent ILLEGAL on: commit, parent LEGAL with its new size, top removed. */
+static int commit_forward(struct domain *d, const char *top_uuid, const char *parent_uuid,
+			  const struct qemu_img_progress *p)
 {
-	struct volume_meta parent;
+	struct volume_meta top, parent;
 	struct qemu_img_info info;
 	int r;
 
-	if ((r = store_get_volume(parent_uuid, &parent)) < 0)
+	if ((r = store_get_volume(top_uuid, &top)) < 0 || (r = store_get_volume(parent_uuid, &parent)) < 0)
 		return r;
-	_cleanup_free_ char *path = d->ops->volume_path(d, parent.image, parent.uuid);
-	if ((r = qemu_img_info(path, &info)) < 0)
+	_cleanup_free_ char *top_path = d->ops->volume_path(d, top.image, top.uuid);
+	_cleanup_free_ char *parent_path = d->ops->volume_path(d, parent.image, parent.uuid);
+	if ((r = qemu_img_commit(top_path, p)) < 0)
 		return r;
-	if (info.virtual_size == parent.capacity)
-		return 0;
+	crashpoint("merge.after_commit_data");
+	/* qemu-img commit grew the parent to the top's size if it was smaller */
+	if ((r = qemu_img_info(parent_path, &info)) < 0)
+		return r;
 	parent.capacity = info.virtual_size;
-	return store_put_volume(d, &parent);
+	parent.legal = true;
+	if ((r = store_put_volume(d, &parent)) < 0)
+		return r;
+	return finish(d, top.uuid);
 }
 
 static int commit_into_parent(struct task *t, struct domain *d)
 {
 	json_object *rec = t->record;
-	struct volume_meta top, parent;
+	struct volume_meta parent;
 	int r;
 
-	if ((r = store_get_volume(rec_str(rec, "volume"), &top)) < 0 ||
-	    (r = store_get_volume(rec_str(rec, "parent"), &parent)) < 0)
+	if ((r = store_get_volume(rec_str(rec, "parent"), &parent)) < 0)
 		return r;
-	_cleanup_free_ char *path = d->ops->volume_path(d, top.image, top.uuid);
-	struct qemu_img_progress p = { op_progress, t, &t->abort };
-	r = qemu_img_commit(path, &p);
-	crashpoint("merge.after_commit_data");
-	if (r == 0 && op_aborted(t))
-		r = -SP_E_ABORTED;
-	if (r < 0) {
-		struct sp_error cause;
-		sp_error_copy(&cause);
-		sync_parent_capacity(d, parent.uuid);
-		return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+	if (op_aborted(t))
+		return -SP_E_ABORTED;
+	if (parent.legal) {
+		parent.legal = false;
+		if ((r = store_put_volume(d, &parent)) < 0)
+			return r;
 	}
-	if ((r = sync_parent_capacity(d, parent.uuid)) < 0)
-		return r;
-	return finish(d, top.uuid);
+	crashpoint("merge.after_parent_illegal");
+	struct qemu_img_progress p = { op_progress, t, NULL }; /* past the commit point: no abort */
+	return commit_forward(d, rec_str(rec, "volume"), parent.uuid, &p);
 }
 
 static int run(struct task *t)
@@ -138,9 +142,12 @@ static int recover(json_object *rec)
 	if (store_get_volume(rec_str(rec, "volume"), &vol) < 0 || !vol.legal)
 		return finish(&d, rec_str(rec, "volume"));
 	if (strcmp(rec_str(rec, "mode"), "rebase") != 0) {
-		if ((r = sync_parent_capacity(&d, rec_str(rec, "parent"))) < 0)
+		struct volume_meta parent;
+		if ((r = store_get_volume(rec_str(rec, "parent"), &parent)) < 0)
 			return r;
-		return rolled_back(rec);
+		if (parent.legal)
+			return rolled_back(rec); /* stopped before the commit point */
+		return commit_forward(&d, vol.uuid, parent.uuid, NULL);
 	}
 	if ((r = store_get_volume(rec_str(rec, "child"), &child)) < 0)
 		return r;
@@ -171,12 +178,21 @@ int op_snapshot_delete(const char *domain, const char *image, const char *volume
 	size_t n, i;
 	int r;
 
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
+	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0 ||
+	    (r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
 		return r;
 	for (i = 0; i < n && strcmp(v[i].uuid, volume) != 0; i++)
 		;
 	if (i == n)
 		return sp_not_found("volume %s not found in image %s", volume, image);
+	for (size_t k = 0; k < n; k++) {
+		if (v[k].shared)
+			return sp_conflict("image %s is a template: it is read-only", image);
+		/* the one ILLEGAL volume allowed: the parent a failed commit left, when asked again */
+		bool retry = k + 2 == n && i == n - 1;
+		if (!v[k].legal && !retry)
+			return sp_conflict("image %s is not usable: volume %s is ILLEGAL", image, v[k].uuid);
+	}
 	if (n == 1)
 		return sp_conflict("volume %s is the only volume of image %s: delete the image instead", volume, image);
 	/* a clone's base has its parent in the template: that parent is kept */

@@ -134,7 +134,10 @@ int qemu_img_convert(const char *src, enum vol_format src_fmt, const char *dst, 
 int qemu_img_commit(const char *top, const struct qemu_img_progress *p)
 {
 	/* -d: top is removed by the caller, no need to empty it */
-	const char *argv[] = { "qemu-img", "commit", "-p", "-d", top, NULL };
+	/* writethrough: each write's qcow2 metadata is written before the next
+	 * write, so a qemu-img killed half way leaves nothing that was written
+	 * unreachable (writeback keeps L2 tables in memory until the end) */
+	const char *argv[] = { "qemu-img", "commit", "-p", "-d", "-t", "writethrough", top, NULL };
 	return run_qemu_img(argv, p, top, NULL);
 }
 
@@ -147,6 +150,10 @@ int qemu_img_rebase(const char *path, const char *new_backing, enum vol_format b
 	argv[n++] = "qemu-img";
 	argv[n++] = "rebase";
 	argv[n++] = "-p";
+	/* writethrough, as for commit: above all, the copied clusters' L2 entries
+	 * must be on disk before the header names the new backing file */
+	argv[n++] = "-t";
+	argv[n++] = "writethrough";
 	argv[n++] = "-b";
 	argv[n++] = new_backing ? new_backing : "";
 	if (new_backing) {
@@ -194,4 +201,10 @@ int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "qemu-img measure: unreadable output");
 	*ret_bytes = (uint64_t)json_object_get_int64(full);
 	return 0;
+}
+
+int qemu_img_repair_leaks(const char *path)
+{
+	const char *argv[] = { "qemu-img", "check", "-q", "-r", "leaks", "-f", "qcow2", path, NULL };
+	return run_qemu_img(argv, NULL, path, NULL);
 }

@@ -32,6 +32,10 @@ int qemu_img_rebase(const char *path, const char *new_backing, enum vol_format b
 		    const struct qemu_img_progress *p);
 int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc, uint64_t capacity);
 
+/* Frees clusters a killed qemu-img left allocated but unused (qemu-img
+ * check -r leaks); other damage is reported, not repaired. */
+int qemu_img_repair_leaks(const char *path);
+
 /* Bytes a fully allocated image of this format and capacity needs (qemu-img
  * measure): the most a thin qcow2 volume on a block domain may ever take. */
 int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes);
