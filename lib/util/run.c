@@ -121,7 +121,7 @@ static int spawn(const char *const argv[], int out_fd, int err_fd, pid_t *ret_pi
 int run_argv(const char *const argv[], const struct run_opts *opts, struct run_result *ret)
 {
 	int outp[2], errp[2];
-	pid_t pid;
+	pid_t pid = -1;
 
 	if (observer)
 		observer(argv);

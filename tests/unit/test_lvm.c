@@ -444,7 +444,7 @@ static char *lvm_cli_line(const char *dev, const char *const args[])
 static void pv_write_block(const char *dev, uint64_t offset, char fill)
 {
 	_cleanup_close_ int fd = open(dev, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
-	void *buf;
+	void *buf = NULL;
 	assert_true(fd >= 0);
 	assert_int_equal(posix_memalign(&buf, 4096, 4096), 0);
 	memset(buf, fill, 4096);
@@ -455,7 +455,7 @@ static void pv_write_block(const char *dev, uint64_t offset, char fill)
 static void pv_check_block(const char *dev, uint64_t offset, char fill)
 {
 	_cleanup_close_ int fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	unsigned char *buf;
+	unsigned char *buf = NULL;
 	assert_true(fd >= 0);
 	assert_int_equal(posix_memalign((void **)&buf, 4096, 4096), 0);
 	assert_int_equal(pread(fd, buf, 4096, (off_t)offset), 4096);
