@@ -1,0 +1,86 @@
+#!/bin/sh
+# PID 1 of a cluster test guest (run by the initramfs on the overlay root).
+# Parameters come from the kernel command line, as environment variables:
+#   sp_hn host name, sp_hid sanpoold host_id, sp_iqn target IQN,
+#   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
+#   sp_mpconf the project's multipath.conf.
+# The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
+# sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
+# with their output in /io/out/N.out and exit status in /io/out/N.rc.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export LVM_SUPPRESS_FD_WARNINGS=1
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/lock /io
+say() { echo "$*" > /dev/console; }
+fail() { say "SANPOOL-GUEST-FAILED $*"; sleep 2; echo 1 > /proc/sys/kernel/sysrq; echo o > /proc/sysrq-trigger; sleep 60; }
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 io /io || fail "io mount"
+exec >/io/guest.log 2>&1
+set -x
+modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod || fail "modprobe"
+hostname "$sp_hn"
+ip link set lo up
+ip link set eth0 up || fail "no eth0"
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+say "guest $sp_hn: network up"
+
+/lib/systemd/systemd-udevd --daemon || fail "udevd"
+udevadm trigger --action=add
+udevadm settle --timeout=60
+
+echo "InitiatorName=iqn.2026-11.org.sanpool.test:$sp_hn" > /etc/iscsi/initiatorname.iscsi
+iscsid || fail "iscsid"
+for p in "$sp_p1" "$sp_p2"; do
+	iscsiadm -m node -o new -T "$sp_iqn" -p "10.0.2.2:$p" || fail "iscsi node $p"
+done
+iscsiadm -m node -L all || fail "iscsi login"
+say "guest $sp_hn: iscsi logged in"
+
+cp "$sp_mpconf" /etc/multipath.conf
+multipathd || fail "multipathd"
+udevadm settle --timeout=60
+i=0
+while :; do
+	n=$(multipathd show paths format "%w %T" 2>/dev/null | grep -c " ready")
+	[ "$n" -ge 2 ] && [ -n "$(ls /dev/mapper | grep -v '^control$')" ] && break
+	i=$((i + 1))
+	[ $i -ge 300 ] && fail "multipath map with two ready paths"
+	sleep 0.2
+done
+udevadm settle --timeout=60
+say "guest $sp_hn: multipath ready"
+
+cat > /run/sanpoold.conf <<CONF
+listen_address = 10.0.2.15
+port = 7447
+data_dir = /var/lib/sanpool
+run_dir = /run/sanpool
+host_id = $sp_hid
+lvm_activation = yes
+log_level = debug
+CONF
+mkdir -p /var/lib/sanpool
+"$sp_bin" --config /run/sanpoold.conf > /io/sanpoold.log 2>&1 &
+echo $! > /run/sanpoold.pid
+say "SANPOOL-GUEST-READY $sp_hn"
+
+set +x
+mkdir -p /io/cmd /io/out
+while :; do
+	for f in /io/cmd/*.sh; do
+		[ -e "$f" ] || continue
+		n=${f##*/}
+		n=${n%.sh}
+		sh "$f" > "/io/out/$n.out" 2>&1 < /dev/null
+		echo $? > "/io/out/$n.rc.tmp"
+		mv "/io/out/$n.rc.tmp" "/io/out/$n.rc"
+		rm -f "$f"
+	done
+	sleep 0.1
+done

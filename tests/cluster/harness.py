@@ -1,0 +1,467 @@
+"""Cluster test harness: real hosts in qemu guests sharing one iSCSI LUN over two paths.
+
+Outside (this machine): an iSCSI target (tgtd) with two portals on 127.0.0.1 and a
+LUN backed by a sparse file; N qemu TCG guests booting Debian's kernel with a tiny
+busybox initramfs that mounts this machine's root filesystem read-only (9p) under a
+tmpfs overlay. Inside each guest (tests/cluster/guest.sh): udev, iscsid logged in to
+both portals (10.0.2.2 is this machine's loopback as the guest sees it), multipathd
+with tests/cluster/multipath.conf, and sanpoold from the build tree with its own
+host_id, data_dir and run_dir on the guest's tmpfs. Each guest's API is forwarded to
+127.0.0.1:<port> outside; a per-guest directory shared read-write over 9p carries
+its logs and a command channel (Guest.run).
+
+Nothing is installed here: missing Debian packages are reported (scripts/install-deps
+installs them). Every process and file made is removed by Cluster.stop(), which also
+runs at exit and on SIGTERM; on failure the guests' logs are copied to a directory
+that is printed (SANPOOL_CLUSTER_LOGS, default /tmp/sanpool-cluster-logs-<time>).
+"""
+import atexit
+import ctypes
+import glob
+import gzip
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PACKAGES = ["qemu-system-x86", "linux-image-amd64", "busybox-static", "tgt", "open-iscsi",
+            "multipath-tools", "lvm2"]
+IQN = "iqn.2026-11.org.sanpool.test:lun"
+READY = "SANPOOL-GUEST-READY"
+FAILED = "SANPOOL-GUEST-FAILED"
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+class HarnessError(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("[cluster %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL if this Python process dies (even by SIGKILL)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def missing_packages():
+    missing = []
+    for p in PACKAGES:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True)
+        if "install ok installed" not in r.stdout:
+            missing.append(p)
+    return missing
+
+
+def kernel_version():
+    """The newest Debian kernel with both its image and its modules present."""
+    vers = []
+    for path in glob.glob("/boot/vmlinuz-*"):
+        v = path[len("/boot/vmlinuz-"):]
+        if os.path.isdir("/lib/modules/%s/kernel" % v):
+            vers.append(v)
+    if not vers:
+        raise HarnessError("no /boot/vmlinuz-<ver> with /lib/modules/<ver> (linux-image-amd64)")
+    return sorted(vers, key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").split(".")])[-1]
+
+
+def build_initramfs(workdir, kver):
+    """cpio (newc) + gzip: busybox-static, the modules for 9p root + overlay, /init."""
+    tree = os.path.join(workdir, "initramfs")
+    for d in ("bin", "mods", "proc", "sys", "dev", "lower", "upper", "newroot"):
+        os.makedirs(os.path.join(tree, d), exist_ok=True)
+    shutil.copy("/bin/busybox", os.path.join(tree, "bin", "busybox"))
+    shutil.copy(os.path.join(HERE, "initramfs-init.sh"), os.path.join(tree, "init"))
+    os.chmod(os.path.join(tree, "init"), 0o755)
+    order = []
+    for mod in ("virtio_pci", "9pnet_virtio", "9p", "overlay"):
+        r = subprocess.run(["modprobe", "-S", kver, "--show-depends", mod], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise HarnessError("modprobe --show-depends %s: %s" % (mod, r.stderr.strip()))
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "insmod" and parts[1] not in order:
+                order.append(parts[1])
+    names = []
+    for path in order:
+        name = os.path.basename(path)
+        if path.endswith(".xz") or path.endswith(".zst"):
+            raise HarnessError("compressed module %s: not supported by the initramfs" % path)
+        shutil.copy(path, os.path.join(tree, "mods", name))
+        names.append(name)
+    with open(os.path.join(tree, "modules.list"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    out = os.path.join(workdir, "initrd.gz")
+    files = subprocess.run(["find", "."], cwd=tree, capture_output=True, check=True).stdout
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree, input=files,
+                          capture_output=True)
+    if cpio.returncode != 0:
+        raise HarnessError("cpio: " + cpio.stderr.decode(errors="replace"))
+    with gzip.open(out, "wb", compresslevel=6) as f:
+        f.write(cpio.stdout)
+    shutil.rmtree(tree)
+    return out
+
+
+class Target:
+    """tgtd with two portals on 127.0.0.1 and one LUN backed by a sparse file."""
+
+    def __init__(self, workdir, lun_size):
+        self.workdir = workdir
+        self.lun_size = lun_size
+        self.proc = None
+        self.ports = (free_port(), free_port())
+        while self.ports[1] == self.ports[0]:
+            self.ports = (self.ports[0], free_port())
+        # control port: names tgtd's management socket /var/run/tgtd/socket.<n>
+        self.ctl = 1000 + os.getpid() % 30000  # tgtd accepts up to 32767
+        self.sock = "/var/run/tgtd/socket.%d" % self.ctl
+        self.made_rundir = not os.path.isdir("/var/run/tgtd")
+
+    def adm(self, *args, check=True):
+        r = subprocess.run(["tgtadm", "-C", str(self.ctl), "--lld", "iscsi"] + list(args),
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise HarnessError("tgtadm %s: %s" % (" ".join(args), (r.stderr or r.stdout).strip()))
+        return r
+
+    def start(self):
+        if os.path.exists(self.sock):
+            raise HarnessError("%s exists: another tgtd uses control port %d" % (self.sock, self.ctl))
+        lun = os.path.join(self.workdir, "lun1.img")
+        with open(lun, "wb") as f:
+            f.truncate(self.lun_size)
+        self.log = open(os.path.join(self.workdir, "tgtd.log"), "wb")
+        self.proc = subprocess.Popen(["tgtd", "-f", "-C", str(self.ctl), "--iscsi",
+                                      "portal=127.0.0.1:%d" % self.ports[0]],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while self.adm("--op", "show", "--mode", "target", check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise HarnessError("tgtd did not start: " + self.log_text())
+            time.sleep(0.05)
+        self.adm("--op", "new", "--mode", "portal", "--param", "portal=127.0.0.1:%d" % self.ports[1])
+        self.adm("--op", "new", "--mode", "target", "--tid", "1", "-T", IQN)
+        self.adm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", lun)
+        self.adm("--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL")
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.workdir, "tgtd.log"), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            # tgtd ignores SIGTERM: it stops on "delete system"; SIGKILL if it does not
+            self.adm("--op", "delete", "--mode", "system", "--force", check=False)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        for f in (self.sock, self.sock + ".lock"):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
+        if self.made_rundir:
+            try:
+                os.rmdir("/var/run/tgtd")
+            except OSError:
+                pass
+
+
+class Guest:
+    """One qemu guest: a host running sanpoold, its API on 127.0.0.1:self.port."""
+
+    def __init__(self, cluster, index):
+        self.cluster = cluster
+        self.index = index  # 1-based
+        self.name = "h%d" % index
+        self.host_id = index
+        self.port = free_port()
+        self.dir = os.path.join(cluster.workdir, self.name)
+        os.makedirs(os.path.join(self.dir, "cmd"))
+        os.makedirs(os.path.join(self.dir, "out"))
+        self.console = os.path.join(self.dir, "console.log")
+        self.proc = None
+        self.seq = 0
+        self._conn = None
+
+    def start(self):
+        c = self.cluster
+        append = " ".join([
+            "console=ttyS0", "quiet", "panic=-1", "net.ifnames=0",
+            "sp_guest=" + os.path.join(HERE, "guest.sh"),
+            "sp_mpconf=" + os.path.join(HERE, "multipath.conf"),
+            "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
+            "sp_iqn=" + IQN, "sp_p1=%d" % c.target.ports[0], "sp_p2=%d" % c.target.ports[1],
+        ])
+        argv = [
+            "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "768", "-smp", "1",
+            "-display", "none", "-no-reboot", "-monitor", "none", "-nodefaults",
+            "-chardev", "file,id=con,path=" + self.console, "-serial", "chardev:con",
+            "-kernel", "/boot/vmlinuz-" + c.kver, "-initrd", c.initrd, "-append", append,
+            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs", "local,path=%s,mount_tag=io,security_model=none" % self.dir,
+            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port,
+            "-device", "virtio-net-pci,netdev=n0",
+        ]
+        self.qemu_log = open(os.path.join(self.dir, "qemu.log"), "wb")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=self.qemu_log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                     start_new_session=True)
+
+    def read(self, name, tail=None):
+        try:
+            with open(os.path.join(self.dir, name), errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return ""
+        return text[-tail:] if tail else text
+
+    def wait_ready(self, timeout):
+        """Waits for the guest script's ready marker on the console, then for GET /v1/host."""
+        deadline = time.monotonic() + timeout
+        while True:
+            con = self.read("console.log")
+            if READY in con:
+                break
+            if FAILED in con:
+                raise HarnessError("%s: %s" % (self.name, con[con.index(FAILED):].splitlines()[0]))
+            if self.proc.poll() is not None:
+                raise HarnessError("%s: qemu exited with %s" % (self.name, self.proc.returncode))
+            if time.monotonic() > deadline:
+                raise HarnessError("%s: no ready marker within %ds" % (self.name, timeout))
+            time.sleep(0.1)
+        log("%s: guest ready after %.1fs, waiting for the API" % (self.name, time.monotonic() - self.started))
+        last = None
+        while True:
+            try:
+                st, body = self.get("/v1/host")
+                if st == 200:
+                    log("%s: API up after %.1fs (host %s)" % (self.name, time.monotonic() - self.started,
+                                                              json.dumps(body)[:200]))
+                    return body
+                last = (st, body)
+            except (OSError, http.client.HTTPException) as e:
+                last = e
+                self._close()
+            if self.proc.poll() is not None:
+                raise HarnessError("%s: qemu exited with %s" % (self.name, self.proc.returncode))
+            if time.monotonic() > deadline:
+                raise HarnessError("%s: API not up within %ds: %s" % (self.name, timeout, last))
+            time.sleep(0.2)
+
+    # --- command channel ---------------------------------------------------------------
+    def run(self, script, timeout=120, check=False):
+        """Runs a shell script in the guest; returns (exit status, combined output)."""
+        self.seq += 1
+        n = "%06d" % self.seq
+        tmp = os.path.join(self.dir, "cmd", n + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(script + "\n")
+        os.rename(tmp, os.path.join(self.dir, "cmd", n + ".sh"))
+        rc_path = os.path.join(self.dir, "out", n + ".rc")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(rc_path):
+            if self.proc.poll() is not None:
+                raise HarnessError("%s: qemu exited while running %r" % (self.name, script))
+            if time.monotonic() > deadline:
+                raise HarnessError("%s: %r did not finish within %ds" % (self.name, script, timeout))
+            time.sleep(0.05)
+        with open(rc_path) as f:
+            rc = int(f.read().strip() or "-1")
+        out = self.read(os.path.join("out", n + ".out"))
+        if check and rc != 0:
+            raise HarnessError("%s: %r exited %d: %s" % (self.name, script, rc, out))
+        return rc, out
+
+    # --- API -------------------------------------------------------------------------
+    def _close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method, path, body=None, timeout=120):
+        """Returns (status, parsed JSON or raw bytes)."""
+        raw = json.dumps(body).encode() if body is not None else None
+        for attempt in range(2):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                self._conn.request(method, path, body=raw,
+                                   headers={"Content-Type": "application/json"} if raw else {})
+                resp = self._conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self._close()
+                if attempt:
+                    raise
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data
+        return resp.status, parsed
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, body=None):
+        return self.request("POST", path, body)
+
+    def wait_task(self, task, timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, t = self.get("/v1/tasks/%s?wait_ms=10000" % task)
+            if st != 200:
+                raise HarnessError("%s: GET task %s: %s %s" % (self.name, task, st, t))
+            if t["state"] not in ("queued", "running"):
+                return t
+        raise HarnessError("%s: task %s did not end within %ds" % (self.name, task, timeout))
+
+    def stop(self):
+        self._close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Cluster:
+    """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
+
+    def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None):
+        self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
+        self.lun_size = lun_size
+        self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")
+                                        or os.path.join(ROOT, "build", "agent", "sanpoold"))
+        # booting N TCG guests on few cores: allow ~60 s per guest beyond the first two
+        self.boot_timeout = boot_timeout or 120 + 60 * max(0, self.n - 2)
+        self.workdir = None
+        self.target = None
+        self.guests = []
+        self._stopped = False
+
+    def start(self):
+        t0 = time.monotonic()
+        missing = missing_packages()
+        if missing:
+            raise HarnessError("missing Debian packages: %s (run scripts/install-deps)" % " ".join(missing))
+        if not os.access(self.sanpoold, os.X_OK):
+            raise HarnessError("no sanpoold at %s (build first, or set SANPOOLD)" % self.sanpoold)
+        if os.geteuid() != 0:
+            raise HarnessError("the cluster tier needs root (tgtd, qemu 9p export of /)")
+        atexit.register(self.stop)
+        self._old_term = signal.signal(signal.SIGTERM, _sigterm)
+        self.workdir = tempfile.mkdtemp(prefix="sanpool-cluster-")
+        os.chmod(self.workdir, 0o755)
+        try:
+            self.kver = kernel_version()
+            self.initrd = build_initramfs(self.workdir, self.kver)
+            self.target = Target(self.workdir, self.lun_size)
+            self.target.start()
+            log("target up (portals 127.0.0.1:%d,%d), booting %d guests (kernel %s)"
+                % (self.target.ports[0], self.target.ports[1], self.n, self.kver))
+            self.guests = [Guest(self, i + 1) for i in range(self.n)]
+            for g in self.guests:
+                g.start()
+            for g in self.guests:
+                g.wait_ready(self.boot_timeout - (time.monotonic() - g.started))
+            log("cluster of %d up in %.1fs" % (self.n, time.monotonic() - t0))
+        except BaseException:
+            self.collect_logs()
+            self.stop()
+            raise
+        return self
+
+    def collect_logs(self, reason="failure"):
+        """Copies every guest's console, guest script and sanpoold logs (and tgtd's) out of the
+        work dir before it is removed; prints their tails. Returns the directory."""
+        if not self.workdir or not os.path.isdir(self.workdir):
+            return None
+        dest = os.environ.get("SANPOOL_CLUSTER_LOGS") or "/tmp/sanpool-cluster-logs-%s" % time.strftime("%Y%m%d-%H%M%S")
+        os.makedirs(dest, exist_ok=True)
+        for g in self.guests:
+            for name in ("console.log", "guest.log", "sanpoold.log", "qemu.log"):
+                src = os.path.join(g.dir, name)
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(dest, "%s-%s" % (g.name, name)))
+                    sys.stderr.write("---- %s %s (tail) ----\n%s\n" % (g.name, name, g.read(name, tail=1500)))
+        if os.path.exists(os.path.join(self.workdir, "tgtd.log")):
+            shutil.copy(os.path.join(self.workdir, "tgtd.log"), os.path.join(dest, "tgtd.log"))
+        log("logs (%s) kept in %s" % (reason, dest))
+        return dest
+
+    def stop(self):
+        if self._stopped:
+            return
+        self._stopped = True
+        for g in self.guests:
+            g.stop()
+        if self.target is not None:
+            self.target.stop()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            atexit.unregister(self.stop)
+            signal.signal(signal.SIGTERM, self._old_term)
+        except (AttributeError, TypeError, ValueError):
+            pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.collect_logs()
+        self.stop()
+
+
+def _sigterm(signum, frame):
+    # as Ctrl-C: unittest lets KeyboardInterrupt through (a SystemExit would only fail one
+    # test), so the cleanup paths and atexit run and the process ends
+    raise KeyboardInterrupt("SIGTERM")
+
+
+if __name__ == "__main__":
+    # By hand: boot a cluster, print how to reach it, keep it up until Ctrl-C.
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    with Cluster(n) as c:
+        for g in c.guests:
+            print("%s: http://127.0.0.1:%d/v1  (io dir %s)" % (g.name, g.port, g.dir))
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,108 @@
+"""Cluster tier, first scenarios: real hosts (qemu guests) sharing one iSCSI LUN.
+
+a. every host sees the same LUN (same WWID) through multipath with two ready paths;
+b. a block domain created through host 1's API on /dev/mapper/<wwid>, and a raw
+   image on it, are seen by every other host's LVM (vgs / lvs in the guest).
+
+Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
+SANPOOLD=path to the daemon; default build/agent/sanpoold).
+"""
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Cluster, MiB  # noqa: E402
+
+
+def lvm_config(dev):
+    """--config limiting an LVM command in a guest to the shared LUN (no devices file, no udev list)."""
+    return ("devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] use_devicesfile = 0 "
+            "obtain_device_list_from_udev = 0 }" % dev)
+
+
+class ClusterTest(unittest.TestCase):
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+        cls.cluster.start()
+        cls.g = cls.cluster.guests
+        cls.failed = False
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster is not None:
+            if cls.failed:
+                cls.cluster.collect_logs()
+            cls.cluster.stop()
+
+    def run(self, result=None):
+        errors = len(result.errors) + len(result.failures) if result else 0
+        r = super().run(result)
+        if result is not None and len(result.errors) + len(result.failures) > errors:
+            type(self).failed = True
+        return r
+
+    def paths(self, guest):
+        """WWID -> sorted [(path device, checker state)] of the guest's multipath paths."""
+        rc, out = guest.run('multipathd show paths format "%w %d %T"', check=True)
+        maps = {}
+        for line in out.splitlines()[1:]:
+            f = line.split()
+            if len(f) >= 3:
+                maps.setdefault(f[0], []).append((f[1], f[2]))
+        return {w: sorted(p) for w, p in maps.items()}
+
+    def wwid(self):
+        maps = self.paths(self.g[0])
+        self.assertEqual(len(maps), 1, maps)
+        return next(iter(maps))
+
+    def test_1_same_lun_two_paths_everywhere(self):
+        wwid = self.wwid()
+        for g in self.g:
+            maps = self.paths(g)
+            self.assertEqual(list(maps), [wwid], "%s: %s" % (g.name, maps))
+            self.assertEqual(len(maps[wwid]), 2, "%s: %s" % (g.name, maps))
+            self.assertEqual({s for _, s in maps[wwid]}, {"ready"}, "%s: %s" % (g.name, maps))
+            rc, out = g.run("ls /dev/mapper; multipath -ll %s" % wwid, check=True)
+            self.assertIn(wwid, out.split(), "%s: %s" % (g.name, out))
+            self.assertEqual(out.count("active ready running"), 2, "%s: %s" % (g.name, out))
+
+    def test_2_block_domain_seen_by_other_hosts(self):
+        dev = "/dev/mapper/" + self.wwid()
+        h1 = self.g[0]
+        st, dom = h1.post("/v1/domains", {"name": "sanblk", "kind": "block", "devices": [dev]})
+        self.assertEqual(st, 201, dom)
+        self.assertEqual(dom["kind"], "block")
+        vg = dom["uuid"]
+        t0 = time.monotonic()
+        st, acc = h1.post("/v1/domains/%s/images" % vg,
+                          {"name": "rawdisk", "format": "raw", "capacity": 256 * MiB, "allocation": "sparse"})
+        self.assertEqual(st, 202, acc)
+        task = h1.wait_task(acc["task"])
+        self.assertEqual(task["state"], "finished", task)
+        sys.stderr.write("raw image on the block domain: %.1fs\n" % (time.monotonic() - t0))
+        cfg = lvm_config(dev)
+        for g in self.g[1:]:
+            rc, out = g.run("vgs --config '%s' --reportformat json -o vg_name,vg_tags,pv_count %s"
+                            % (cfg, vg), check=True)
+            vgs = json.loads(out[out.index("{"):])["report"][0]["vg"]
+            self.assertEqual([v["vg_name"] for v in vgs], [vg], out)
+            self.assertIn("sp.kind=block", vgs[0]["vg_tags"], out)
+            rc, out = g.run("lvs --config '%s' --reportformat json -o lv_name,lv_size,lv_tags --units b --nosuffix %s"
+                            % (cfg, vg), check=True)
+            lvs = {lv["lv_name"]: lv for lv in json.loads(out[out.index("{"):])["report"][0]["lv"]}
+            self.assertIn(acc["volume"], lvs, "%s: %s" % (g.name, out))
+            self.assertGreaterEqual(int(lvs[acc["volume"]]["lv_size"]), 256 * MiB)
+            self.assertIn("sp.i=" + acc["image"], lvs[acc["volume"]]["lv_tags"], out)
+            for special in ("ids", "leases", "inbox", "outbox", "journal"):
+                self.assertIn(special, lvs, "%s: %s" % (g.name, out))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
