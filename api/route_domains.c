@@ -8,6 +8,7 @@
 #include "api/route.h"
 #include "lib/lvm.h"
 #include "lib/store.h"
+#include "lib/task.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 
@@ -95,9 +96,70 @@ static void create_domain(const struct request *req, struct response *res)
 	reply_json(res, MHD_HTTP_CREATED, store_domain_json(uuid));
 }
 
+/* A change of a domain done while the request waits (a few LVM commands):
+ * answered like every change, 202 with its task, already ended; result is
+ * the task's result (owned). Errors are answered directly (4xx/5xx). */
+static void reply_done(struct response *res, int r, const char *op, const char *domain, json_object *result)
+{
+	if (r < 0) {
+		json_object_put(result);
+		reply_error(res);
+		return;
+	}
+	struct task *t = task_new(op, domain, NULL, NULL);
+	t->state = TASK_FINISHED;
+	atomic_store(&t->progress, 100);
+	t->started_ms = t->ended_ms = now_ms();
+	t->result = result;
+	json_object *body = json_object_new_object();
+	json_object_object_add(body, "task", json_object_new_string(t->uuid));
+	task_add_ended(t);
+	reply_task(res, 0, body);
+}
+
+static void add_device(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = {
+		{ "device", FIELD_STRING, true },
+	};
+	const char *dev;
+	struct stat st;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+
+	if (r == 0) {
+		dev = body_str(req->body, "device");
+		if (!lvm_device_is_valid(dev))
+			r = sp_bad_field("device", "%s is not a valid device path", dev);
+		else if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
+			r = sp_bad_field("device", "%s is not a block device", dev);
+		else
+			r = store_domain_add_device(req->params[0], dev);
+	}
+	reply_done(res, r, "add_device", req->params[0], r < 0 ? NULL : store_domain_json(req->params[0]));
+}
+
+static void resize_domain(const struct request *req, struct response *res)
+{
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = store_domain_resize(req->params[0]);
+	reply_done(res, r, "resize_domain", req->params[0], r < 0 ? NULL : store_domain_json(req->params[0]));
+}
+
+static void delete_domain(const struct request *req, struct response *res)
+{
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = store_domain_remove(req->params[0]);
+	reply_done(res, r, "remove_domain", req->params[0], NULL);
+}
+
 const struct route domain_routes[] = {
 	{ "GET", "/v1/domains", list_domains },
 	{ "POST", "/v1/domains", create_domain },
 	{ "GET", "/v1/domains/{domain}", get_domain },
+	{ "DELETE", "/v1/domains/{domain}", delete_domain },
+	{ "POST", "/v1/domains/{domain}/devices", add_device },
+	{ "POST", "/v1/domains/{domain}/resize", resize_domain },
 	{ NULL, NULL, NULL },
 };

@@ -43,6 +43,11 @@ struct domain_ops {
 	 * host with LV activation disabled keeps only metadata). */
 	bool (*data_access)(const struct domain *d);
 
+	/* Removes the domain from storage and from this host (its volumes are
+	 * gone already): a block domain's VG and PV labels, a file domain's
+	 * directory. The store's copy is closed afterwards. */
+	int (*remove)(struct domain *d);
+
 	/* Releases the backend state (priv) of the store's copy. */
 	void (*close)(struct domain *d);
 

@@ -45,6 +45,12 @@ void domain_block_configure(const struct block_settings *s)
 	snprintf(settings_run_dir, sizeof(settings_run_dir), "%s", s->run_dir);
 	settings = *s;
 	settings.run_dir = settings_run_dir;
+	/* lvm_start sets these when the first block domain appears, maybe while
+	 * other threads read the environment: set now, before any thread, its
+	 * setenv only replaces values and never grows environ under them */
+	_cleanup_free_ char *lvm_dir = xasprintf("%s/lvm", settings.run_dir);
+	setenv("LVM_SYSTEM_DIR", lvm_dir, 1);
+	setenv("LC_ALL", "C", 1);
 }
 
 void domain_block_shutdown(void)
@@ -79,12 +85,17 @@ static uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * t
  * size, thin qcow2 the initial size, never more than the full capacity needs. */
 static int lv_size(const struct volume_meta *m, uint64_t *ret)
 {
+	bool thin = m->format == VOL_FORMAT_QCOW2 && m->alloc == VOL_ALLOC_SPARSE;
 	uint64_t full = m->capacity;
 	int r;
 
-	if (m->format == VOL_FORMAT_QCOW2 && (r = qemu_img_measure(VOL_FORMAT_QCOW2, m->capacity, &full)) < 0)
+	/* a full qcow2 needs more than its capacity: a thin one at least that
+	 * large starts at the initial size without asking qemu-img measure */
+	if (thin && m->capacity >= settings.initial_size)
+		full = settings.initial_size;
+	else if (m->format == VOL_FORMAT_QCOW2 && (r = qemu_img_measure(VOL_FORMAT_QCOW2, m->capacity, &full)) < 0)
 		return r;
-	if (m->format == VOL_FORMAT_QCOW2 && m->alloc == VOL_ALLOC_SPARSE && settings.initial_size < full)
+	if (thin && settings.initial_size < full)
 		full = settings.initial_size;
 	*ret = round_up(full, EXTENT_SIZE);
 	return 0;
@@ -228,6 +239,85 @@ static int block_stats(const struct domain *d, uint64_t *ret_total, uint64_t *re
 }
 
 static void priv_free(struct block_priv *p);
+static int write_record(const char *dir, const char *const devs[]);
+
+/* VG first (one commit removes it and every LV), then the PV labels, then the
+ * host-local record: a crash in between leaves a record whose VG is gone, which
+ * fails to open at the next start (logged) and can be removed by hand. */
+static int block_remove(struct domain *d)
+{
+	const char *const *devs = (const char *const *)priv(d)->devs;
+	struct lvm_lv *lvs;
+	size_t n;
+	int r;
+
+	/* an LV the store does not know (unreadable tags, made by hand) is not removed */
+	if ((r = lvm_lvs(d->uuid, NULL, &lvs, &n)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		bool special = false;
+		for (size_t j = 0; special_lvs[j]; j++)
+			special = special || strcmp(lvs[i].name, special_lvs[j]) == 0;
+		if (!special)
+			r = sp_conflict("domain %s: VG %s holds LV %s, which is no volume of the domain", d->uuid, d->uuid,
+					lvs[i].name);
+	}
+	lvm_lvs_free(lvs, n);
+	if (r < 0)
+		return r;
+	if ((r = lvm_vgremove(d->uuid)) < 0)
+		return r;
+	/* the domain is gone with its VG: what follows is tidying up */
+	if (lvm_pvremove(devs) < 0)
+		log_warning("domain %s: VG removed, PV labels left: %s", d->uuid, sp_error_last()->message);
+	if (priv(d)->journal) {
+		slot_journal_close(priv(d)->journal);
+		priv(d)->journal = NULL;
+	}
+	_cleanup_free_ char *parent = path_dirname(d->path);
+	if ((r = rm_rf(d->path)) < 0)
+		log_warning("domain %s: VG removed, cannot remove %s: %s", d->uuid, d->path, strerror(-r));
+	fsync_dir(parent);
+	return 0;
+}
+
+int domain_block_add_device(struct domain *d, const char *dev)
+{
+	struct block_priv *p = priv(d);
+	const char *one[] = { dev, NULL };
+	size_t n = 0;
+	int r;
+
+	for (; p->devs[n]; n++)
+		if (strcmp(p->devs[n], dev) == 0)
+			return sp_bad_field("device", "%s is already a device of domain %s", dev, d->uuid);
+	if (n >= LVM_MAX_DEVS)
+		return sp_bad_field("device", "domain %s has %zu devices, at most %d", d->uuid, n, LVM_MAX_DEVS);
+	/* the record names the device first: until vgextend commits, an extra
+	 * device in the filter is harmless; a PV of the VG missing from it is not */
+	p->devs[n] = xstrdup(dev);
+	if ((r = write_record(d->path, (const char *const *)p->devs)) < 0 ||
+	    (r = lvm_pvcreate(one, PV_METADATA_SIZE)) < 0 || (r = lvm_vgextend(d->uuid, dev)) < 0) {
+		struct sp_error cause;
+		sp_error_copy(&cause);
+		free(p->devs[n]);
+		p->devs[n] = NULL;
+		if (write_record(d->path, (const char *const *)p->devs) < 0)
+			log_warning("domain %s: cannot take %s out of %s/block.json again: %s", d->uuid, dev, d->path,
+				    sp_error_last()->message);
+		return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+	}
+	return 0;
+}
+
+int domain_block_resize(struct domain *d)
+{
+	int r;
+	for (size_t i = 0; priv(d)->devs[i]; i++)
+		if ((r = lvm_pvresize(d->uuid, priv(d)->devs[i])) < 0)
+			return r;
+	return 0;
+}
 
 static void block_close(struct domain *d)
 {
@@ -248,6 +338,7 @@ const struct domain_ops domain_block_ops = {
 	.journal_remove = block_journal_remove,
 	.journal_scan = block_journal_scan,
 	.data_access = block_data_access,
+	.remove = block_remove,
 	.close = block_close,
 	.stats = block_stats,
 };

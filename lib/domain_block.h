@@ -19,7 +19,8 @@ struct block_settings {
 	uint64_t initial_size; /* first LV size of a thin qcow2 volume */
 };
 
-/* Called once at start-up, before any block domain is opened or created. */
+/* Called once at start-up, before any thread starts and before any block
+ * domain is opened or created. */
 void domain_block_configure(const struct block_settings *s);
 /* Stops LVM if a block domain started it (after store_close). */
 void domain_block_shutdown(void);
@@ -31,3 +32,9 @@ int domain_block_format(const char *dir, const char *const devs[], const char *u
 			const char *pool);
 /* Opens the block domain recorded in dir. */
 int domain_block_open(const char *dir, struct domain *ret);
+/* Adds dev to the domain's VG (pvcreate + vgextend); the host-local record
+ * names it first, so a crash between leaves only an extra device scanned.
+ * -SP_E_BAD_REQUEST (field "device") if dev already is one of the domain's. */
+int domain_block_add_device(struct domain *d, const char *dev);
+/* Grows every PV of the domain to its device's size (pvresize), after LUNs grew. */
+int domain_block_resize(struct domain *d);

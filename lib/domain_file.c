@@ -245,6 +245,73 @@ static bool file_data_access(const struct domain *d)
 	return true;
 }
 
+static int rmdir_empty(const struct domain *d, const char *path)
+{
+	if (rmdir(path) < 0 && errno != ENOENT) {
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			return sp_conflict("domain %s: %s is not empty", d->uuid, path);
+		return sp_error_set(-errno, "io_error", "", "domain %s: cannot remove %s: %m", d->uuid, path);
+	}
+	return 0;
+}
+
+static int check_empty(const struct domain *d, const char *path)
+{
+	DIR *dh = opendir(path);
+	struct dirent *de;
+	const char *found = NULL;
+
+	if (!dh)
+		return errno == ENOENT ? 0 : sp_error_set(-errno, "io_error", "", "domain %s: cannot read %s: %m", d->uuid, path);
+	while (!found && (de = readdir(dh)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			found = de->d_name;
+	int r = found ? sp_conflict("domain %s: %s is not empty (%s)", d->uuid, path, found) : 0;
+	closedir(dh);
+	return r;
+}
+
+/* A domain under data_dir is renamed out of the domains directory first (one
+ * atomic step: it is gone at the next start even if the removal of its files
+ * is cut short; store_open clears what is left). A domain in an outside
+ * directory keeps that directory: its images/ and dom_md/ go, if empty but
+ * for the identity, then the link. */
+static int file_remove(struct domain *d)
+{
+	struct stat st;
+	_cleanup_free_ char *parent = path_dirname(d->path);
+	int r;
+
+	if (lstat(d->path, &st) < 0)
+		return sp_error_set(-errno, "io_error", "", "domain %s: cannot stat %s: %m", d->uuid, d->path);
+	/* what the store does not know (unreadable metadata, foreign files) is not removed */
+	_cleanup_free_ char *images_dir = xasprintf("%s/images", d->path);
+	if ((r = check_empty(d, images_dir)) < 0)
+		return r;
+	if (S_ISLNK(st.st_mode)) {
+		_cleanup_free_ char *images = xasprintf("%s/images", d->path);
+		_cleanup_free_ char *journal = xasprintf("%s/dom_md/journal", d->path);
+		_cleanup_free_ char *ident = xasprintf("%s/dom_md/metadata.json", d->path);
+		_cleanup_free_ char *dom_md = xasprintf("%s/dom_md", d->path);
+		if ((r = rmdir_empty(d, images)) < 0 || (r = rmdir_empty(d, journal)) < 0)
+			return r;
+		if (unlink(ident) < 0 && errno != ENOENT)
+			return sp_error_set(-errno, "io_error", "", "domain %s: cannot remove %s: %m", d->uuid, ident);
+		if ((r = rmdir_empty(d, dom_md)) < 0)
+			return r;
+		if (unlink(d->path) < 0)
+			return sp_error_set(-errno, "io_error", "", "domain %s: cannot remove link %s: %m", d->uuid, d->path);
+		return fsync_dir(parent);
+	}
+	_cleanup_free_ char *gone = xasprintf("%s/.removing-%s", parent, d->uuid);
+	if (rename(d->path, gone) < 0)
+		return sp_error_set(-errno, "io_error", "", "domain %s: cannot rename %s: %m", d->uuid, d->path);
+	fsync_dir(parent);
+	if ((r = rm_rf(gone)) < 0)
+		log_warning("domain %s: cannot remove %s: %s (removed at the next start)", d->uuid, gone, strerror(-r));
+	return 0;
+}
+
 static void file_close(struct domain *d) { (void)d; }
 
 static int file_stats(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free)
@@ -270,6 +337,7 @@ const struct domain_ops domain_file_ops = {
 	.journal_remove = file_journal_remove,
 	.journal_scan = file_journal_scan,
 	.data_access = file_data_access,
+	.remove = file_remove,
 	.close = file_close,
 	.stats = file_stats,
 };

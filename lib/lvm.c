@@ -42,6 +42,7 @@ enum op {
 	OP_VGEXTEND,
 	OP_PVRESIZE,
 	OP_VGREMOVE,
+	OP_PVREMOVE,
 	OP_VG_INFO,
 	OP_LVS,
 	OP_LVCREATE,
@@ -536,6 +537,30 @@ static int do_vgremove(struct call *k)
 	return r;
 }
 
+static int do_pvremove(struct call *k)
+{
+	struct cmdline c;
+	int r = check_devs(k->devs, true);
+	if (r < 0)
+		return r;
+	if ((r = refuse_if_read_only("pvremove", k->devs[0])) < 0)
+		return r;
+	_cleanup_free_ char *object = NULL;
+	{
+		size_t len;
+		FILE *f = open_memstream(&object, &len);
+		if (!f)
+			abort(); /* out of memory */
+		for (size_t i = 0; k->devs[i]; i++)
+			fprintf(f, "%s%s", i ? "," : "", k->devs[i]);
+		fclose(f);
+	}
+	cl_start(&c, "pvremove", (char *const *)k->devs, false);
+	for (size_t i = 0; k->devs[i]; i++)
+		cl_word(&c, k->devs[i]);
+	return run_cl(&c, "pvremove", object);
+}
+
 /* The VG's state, with devs (if given) replacing what was known. */
 static int vg_state_for_report(struct call *k, struct vg_state **ret)
 {
@@ -812,6 +837,13 @@ static int do_init(void)
 	if (r < 0)
 		return r;
 	setenv("LVM_SYSTEM_DIR", L.run_dir, 1);
+	/* liblvm2cmd calls setlocale(LC_NUMERIC, "") and (LC_NUMERIC, "C") around
+	 * every command (counted on this machine: 2 per command). setlocale is
+	 * MT-unsafe: unless the environment's locale is C, each call frees and
+	 * reallocates the global locale's name strings while other threads may use
+	 * the locale. With LC_ALL=C both calls resolve to the static C locale:
+	 * nothing is freed. (Children, qemu-img, then speak C: stable messages.) */
+	setenv("LC_ALL", "C", 1);
 	lvm2_log_fn(log_cb);
 	L.handle = lvm2_init();
 	if (!L.handle)
@@ -834,6 +866,7 @@ static int dispatch(struct call *k)
 	case OP_VGEXTEND: return do_vgextend(k);
 	case OP_PVRESIZE: return do_pvresize(k);
 	case OP_VGREMOVE: return do_vgremove(k);
+	case OP_PVREMOVE: return do_pvremove(k);
 	case OP_VG_INFO: return do_vg_info(k);
 	case OP_LVS: return do_lvs(k);
 	case OP_LVCREATE: return do_lvcreate(k);
@@ -1005,6 +1038,12 @@ int lvm_pvresize(const char *vg, const char *dev)
 int lvm_vgremove(const char *vg)
 {
 	struct call k = { .op = OP_VGREMOVE, .vg = vg };
+	return submit(&k);
+}
+
+int lvm_pvremove(const char *const devs[])
+{
+	struct call k = { .op = OP_PVREMOVE, .devs = devs };
 	return submit(&k);
 }
 

@@ -70,6 +70,8 @@ int lvm_vgextend(const char *vg, const char *dev);
 int lvm_pvresize(const char *vg, const char *dev);
 /* Removes vg and every LV in it; the module forgets vg. */
 int lvm_vgremove(const char *vg);
+/* Wipes the PV labels of devs (PVs in no VG: after lvm_vgremove). */
+int lvm_pvremove(const char *const devs[]);
 
 struct lvm_vg {
 	char name[128];

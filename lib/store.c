@@ -8,6 +8,7 @@
 
 #include "lib/domain_block.h"
 #include "lib/domain_file.h"
+#include "lib/task.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
@@ -85,6 +86,14 @@ static int load_domains(void)
 	if (!dh)
 		return 0;
 	while ((de = readdir(dh))) {
+		if (strncmp(de->d_name, ".removing-", 10) == 0) {
+			/* a file domain whose removal was cut short */
+			_cleanup_free_ char *gone = xasprintf("%s/%s", dir, de->d_name);
+			int r = rm_rf(gone);
+			if (r < 0)
+				log_warning("cannot remove %s, left by a domain removal: %s", gone, strerror(-r));
+			continue;
+		}
 		if (!uuid_is_valid(de->d_name))
 			continue;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
@@ -300,6 +309,83 @@ int store_get_domain(const char *uuid, struct domain *ret)
 	return 0;
 }
 
+/* Whether a task of the domain is queued or running (the task list is the
+ * runner's; a task names the domain its record is journaled on). */
+static bool domain_has_tasks(const char *uuid)
+{
+	_cleanup_json_ json_object *tasks = task_list_json();
+	for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+		json_object *t = json_object_array_get_idx(tasks, i);
+		const char *state = json_object_get_string(json_object_object_get(t, "state"));
+		const char *dom = json_object_get_string(json_object_object_get(t, "domain"));
+		if (dom && strcmp(dom, uuid) == 0 && state &&
+		    (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0))
+			return true;
+	}
+	return false;
+}
+
+int store_domain_remove(const char *uuid)
+{
+	size_t pos = 0, nvol = 0;
+	void *v;
+	int r;
+
+	WRITE_LOCKED;
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (!d)
+		return sp_not_found("storage domain %s not found", uuid);
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0)
+		nvol += strcmp(((struct volume_meta *)v)->domain, uuid) == 0;
+	if (nvol)
+		return sp_conflict("domain %s still has %zu volume(s): delete its images first", uuid, nvol);
+	pos = 0;
+	while (hashmap_next(st.pools, &pos, NULL, &v) == 0)
+		if (strcmp(((struct pool *)v)->master, uuid) == 0)
+			return sp_conflict("domain %s is the master domain of pool %s", uuid, ((struct pool *)v)->uuid);
+	if (domain_has_tasks(uuid))
+		return sp_conflict("domain %s has queued or running tasks", uuid);
+	if ((r = d->ops->remove(d)) < 0)
+		return r;
+	d->ops->close(d);
+	hashmap_remove(st.domains, uuid);
+	return 0;
+}
+
+/* The block domain uuid for a change of its devices: 409 for a file domain. */
+static int block_domain_locked(const char *uuid, struct domain **ret)
+{
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (!d)
+		return sp_not_found("storage domain %s not found", uuid);
+	if (strcmp(d->ops->kind, "block") != 0)
+		return sp_conflict("domain %s is a %s domain: devices are for block domains", uuid, d->ops->kind);
+	*ret = d;
+	return 0;
+}
+
+int store_domain_add_device(const char *uuid, const char *dev)
+{
+	struct domain *d = NULL;
+	int r;
+
+	WRITE_LOCKED;
+	if ((r = block_domain_locked(uuid, &d)) < 0)
+		return r;
+	return domain_block_add_device(d, dev);
+}
+
+int store_domain_resize(const char *uuid)
+{
+	struct domain *d = NULL;
+	int r;
+
+	WRITE_LOCKED;
+	if ((r = block_domain_locked(uuid, &d)) < 0)
+		return r;
+	return domain_block_resize(d);
+}
+
 void store_foreach_domain(void (*fn)(struct domain *d, void *userdata), void *userdata)
 {
 	READ_LOCKED;
@@ -341,6 +427,25 @@ void store_forget_volume(const char *uuid)
 {
 	WRITE_LOCKED;
 	hashmap_remove(st.volumes, uuid);
+}
+
+int store_domain_volumes(const char *domain, struct volume_meta **ret, size_t *ret_n)
+{
+	READ_LOCKED;
+	size_t pos = 0, n = 0, cap = 16;
+	struct volume_meta *out = xmalloc(cap * sizeof(*out));
+	void *v;
+
+	while (hashmap_next(st.volumes, &pos, NULL, &v) == 0) {
+		if (strcmp(((struct volume_meta *)v)->domain, domain) != 0)
+			continue;
+		if (n == cap)
+			out = xrealloc(out, (cap *= 2) * sizeof(*out));
+		out[n++] = *(struct volume_meta *)v;
+	}
+	*ret = out;
+	*ret_n = n;
+	return 0;
 }
 
 static int cmp_ctime(const void *a, const void *b)

@@ -30,6 +30,14 @@ struct domain_spec {
 	const char *const *devices;  /* block domain on these devices (NULL-terminated); NULL: a file domain */
 };
 int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN]);
+/* Removes a domain from storage and from the store (its backend state is
+ * closed): -SP_E_NOT_FOUND; -SP_E_CONFLICT if it has volumes, is a pool's
+ * master domain, or has queued or running tasks. */
+int store_domain_remove(const char *uuid);
+/* Block domains only (-SP_E_CONFLICT for a file domain): adds a device to the
+ * domain's VG; grows its PVs to their devices' sizes. */
+int store_domain_add_device(const char *uuid, const char *dev);
+int store_domain_resize(const char *uuid);
 size_t store_pool_count(void);
 /* Copies a domain; -SP_E_NOT_FOUND (recorded) if unknown. */
 int store_get_domain(const char *uuid, struct domain *ret);
@@ -41,6 +49,8 @@ int store_get_volume(const char *uuid, struct volume_meta *ret);
 /* Writes a volume's metadata durably (generation bumped) and records it. */
 int store_put_volume(struct domain *d, struct volume_meta *m);
 void store_forget_volume(const char *uuid);
+/* Every volume of the domain (*ret allocated, possibly 0 volumes). */
+int store_domain_volumes(const char *domain, struct volume_meta **ret, size_t *ret_n);
 /* The image's own volumes, base first. *ret is allocated; 0 volumes -> -SP_E_NOT_FOUND. */
 int store_image_volumes(const char *domain, const char *image, struct volume_meta **ret, size_t *ret_n);
 /* Number of volumes anywhere whose parent is uuid. */

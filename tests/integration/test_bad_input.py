@@ -89,6 +89,9 @@ class BadInputTest(DaemonTest):
             ("POST", i + "/copy", {"domain": self.dom2}),
             ("POST", i + "/resize", {"capacity": 64 * MiB}),
             ("POST", "/v1/tasks/%s/abort" % self.done_task, None),
+            ("DELETE", "/v1/domains/" + self.dom2, None),
+            ("POST", "/v1/domains/%s/devices" % self.dom2, {"device": "/dev/loop0"}),
+            ("POST", "/v1/domains/%s/resize" % self.dom2, None),
         ]
 
     def test_every_post_and_delete_route_is_covered(self):
@@ -102,7 +105,9 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/template",
                    "POST /v1/domains/{domain}/images/{image}/clone",
                    "POST /v1/domains/{domain}/images/{image}/copy",
-                   "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort"}
+                   "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort",
+                   "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
+                   "POST /v1/domains/{domain}/resize"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 
@@ -309,7 +314,6 @@ class BadInputTest(DaemonTest):
                              ("PATCH", self.img_path(self.img)), ("POST", self.img_path(self.img)),
                              ("PUT", self.img_path()), ("GET", "/v1/tasks/%s/abort" % self.done_task),
                              ("DELETE", "/v1/tasks/%s" % self.done_task), ("POST", "/v1/host"),
-                             ("DELETE", "/v1/domains/%s" % self.dom),
                              ("POST", self.img_path(self.img) + "/volumes/" + self.top)):
             with self.subTest(method=method, path=path):
                 self.refused(method, path, status=405)

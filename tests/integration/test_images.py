@@ -1,4 +1,5 @@
 """The storage model on a file domain, driven through the REST API with real qemu-img."""
+import json
 import os
 import unittest
 
@@ -158,6 +159,100 @@ class ImageTest(DaemonTest):
         self.d.start()
         st, after = self.d.get(self.img_path(image))
         self.assertEqual(before, after)
+
+
+class DomainRemovalTest(DaemonTest):
+    """DELETE /v1/domains/{domain} on file domains; ILLEGAL leftovers collected at start."""
+
+    def domains(self):
+        st, doms = self.d.get("/v1/domains")
+        self.assertEqual(st, 200)
+        return {d["uuid"] for d in doms}
+
+    def test_remove_file_domain_under_data_dir(self):
+        st, dom = self.d.post("/v1/domains", {"name": "extra"})
+        self.assertEqual(st, 201, dom)
+        path = os.path.join(self.tmp, "var", "domains", dom["uuid"])
+        self.assertTrue(os.path.isdir(path))
+        acc, _ = self.d.run_task("POST", "/v1/domains/%s/images" % dom["uuid"],
+                                 {"name": "d", "format": "qcow2", "capacity": MiB})
+        st, err = self.d.delete("/v1/domains/" + dom["uuid"])
+        self.assertEqual(st, 409, err)
+        self.assertIn("volume", err["error"]["message"])
+        self.d.run_task("DELETE", "/v1/domains/%s/images/%s" % (dom["uuid"], acc["image"]))
+        # what the agent does not know (a stray file in images/) is not removed
+        stray = os.path.join(path, "images", "stray")
+        open(stray, "w").close()
+        st, err = self.d.delete("/v1/domains/" + dom["uuid"])
+        self.assertEqual(st, 409, err)
+        self.assertIn("stray", err["error"]["message"])
+        os.unlink(stray)
+        acc, t = self.d.run_task("DELETE", "/v1/domains/" + dom["uuid"])
+        self.assertEqual((t["op"], t["domain"]), ("remove_domain", dom["uuid"]))
+        self.assertEqual(self.d.get("/v1/domains/" + dom["uuid"])[0], 404)
+        self.assertEqual(self.domains(), {self.dom})
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual([n for n in os.listdir(os.path.dirname(path)) if n != self.dom], [])
+        self.assertEqual(self.d.delete("/v1/domains/" + dom["uuid"])[0], 404)
+        self.d.stop()
+        self.d.start()
+        self.assertEqual(self.domains(), {self.dom})
+        # the name is free again
+        self.assertEqual(self.d.post("/v1/domains", {"name": "extra"})[0], 201)
+
+    def test_remove_file_domain_in_outside_directory(self):
+        outside = os.path.join(self.tmp, "nfs")
+        os.mkdir(outside)
+        st, dom = self.d.post("/v1/domains", {"name": "nfs", "path": outside})
+        self.assertEqual(st, 201, dom)
+        link = os.path.join(self.tmp, "var", "domains", dom["uuid"])
+        self.assertTrue(os.path.islink(link))
+        image, _ = self.d.create_image(dom["uuid"], fmt="raw", capacity=MiB)
+        self.d.run_task("DELETE", "/v1/domains/%s/images/%s" % (dom["uuid"], image))
+        self.d.run_task("DELETE", "/v1/domains/" + dom["uuid"])
+        self.assertEqual(self.domains(), {self.dom})
+        # the directory (a mount point) stays, emptied of the domain; the link goes
+        self.assertEqual(os.listdir(outside), [])
+        self.assertFalse(os.path.lexists(link))
+        # it can hold a new domain
+        self.assertEqual(self.d.post("/v1/domains", {"name": "nfs", "path": outside})[0], 201)
+
+    def test_master_domain_and_unknown_domain(self):
+        st, err = self.d.delete("/v1/domains/" + self.dom)
+        self.assertEqual(st, 409, err)
+        self.assertIn("master", err["error"]["message"])
+        self.assertEqual(self.domains(), {self.dom})
+        st, err = self.d.delete("/v1/domains/00000000-0000-4000-8000-000000000000")
+        self.assertEqual(st, 404, err)
+        st, err = self.d.request("DELETE", "/v1/domains/" + self.dom, body={"x": 1})
+        self.assertEqual((st, err["error"]["field"]), (400, "x"))
+
+    def test_illegal_leftovers_are_removed_at_start(self):
+        image, base = self.d.create_image(self.dom, fmt="raw", capacity=MiB)
+        st, keep = self.d.get(self.img_path(image))
+        images = os.path.join(self.tmp, "var", "domains", self.dom, "images")
+        with open(os.path.join(images, image, base + ".meta")) as f:
+            meta = json.load(f)
+        self.d.stop()
+        # a new image whose create lost its journal record, and an ILLEGAL snapshot of a LEGAL image
+        lost_image, lost_vol, lost_snap = ("%08d-0000-4000-8000-000000000000" % i for i in (1, 2, 3))
+        for img, vol, parent in ((lost_image, lost_vol, None), (image, lost_snap, base)):
+            m = dict(meta, uuid=vol, image=img, legality="ILLEGAL", parent=parent, parent_image=img if parent else None,
+                     format="qcow2" if parent else "raw")
+            os.makedirs(os.path.join(images, img), exist_ok=True)
+            with open(os.path.join(images, img, vol + ".meta"), "w") as f:
+                json.dump(m, f)
+            with open(os.path.join(images, img, vol), "wb") as f:
+                f.truncate(MiB)
+        self.d.start()
+        st, imgs = self.d.get(self.img_path())
+        self.assertEqual([i["uuid"] for i in imgs], [image])
+        self.assertEqual(self.d.get(self.img_path(image))[1], keep)
+        self.assertEqual(sorted(os.listdir(images)), [image])
+        self.assertEqual(sorted(os.listdir(os.path.join(images, image))), sorted([base, base + ".meta"]))
+        log = self.d.read_log()
+        for v in (lost_vol, lost_snap):
+            self.assertRegex(log, r"(?i)warn.*removing volume %s" % v)
 
 
 if __name__ == "__main__":

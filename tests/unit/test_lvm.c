@@ -691,6 +691,14 @@ static void test_vgremove(void **state)
 	const char *devs[] = { T.devs[0], T.devs[2], NULL };
 	assert_int_equal(lvm_vg_info(T.vg, devs, &vg), -SP_E_TOOL_FAILED);
 	assert_non_null(strstr(sp_error_last()->message, "not found"));
+	/* the PV labels go too; a device that is no PV is LVM's refusal, naming it */
+	assert_int_equal(lvm_pvremove(devs), 0);
+	const char *one[] = { T.devs[0], NULL };
+	assert_int_equal(lvm_pvremove(one), -SP_E_TOOL_FAILED);
+	assert_non_null(strstr(sp_error_last()->message, T.devs[0]));
+	const char *bad[] = { "/dev/a b", NULL };
+	assert_int_equal(lvm_pvremove(bad), -EINVAL);
+	assert_int_equal(lvm_pvremove((const char *[]){ NULL }), -EINVAL);
 }
 
 int main(void)

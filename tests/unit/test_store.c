@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "lib/store.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/fsutil.h"
 #include "lib/util/error.h"
 #include "lib/util/log.h"
 
@@ -150,6 +152,47 @@ static void test_domain_at_outside_path(void **state)
 	assert_string_equal(d.pool, f->pool);
 	free(mnt);
 	free(ident);
+}
+
+static void test_domain_remove(void **state)
+{
+	struct fixture *f = *state;
+	char a[UUID_STR_LEN];
+	struct domain d;
+	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "d2", .pool = f->pool }, a), 0);
+	assert_int_equal(store_get_domain(a, &d), 0);
+	char *path = xstrdup(d.path);
+	struct volume_meta m = vol(f, IMG_A, V1, NULL, NULL, 100);
+	snprintf(m.domain, sizeof(m.domain), "%s", a);
+	assert_int_equal(store_put_volume(&d, &m), 0);
+
+	/* refused while it has volumes, for a pool's master, for an unknown domain */
+	assert_int_equal(store_domain_remove(a), -SP_E_CONFLICT);
+	assert_int_equal(store_domain_remove(f->dom), -SP_E_CONFLICT);
+	assert_non_null(strstr(sp_error_last()->message, "master"));
+	assert_int_equal(store_domain_remove(IMG_B), -SP_E_NOT_FOUND);
+	/* file domains have no devices */
+	assert_int_equal(store_domain_add_device(a, "/dev/loop9"), -SP_E_CONFLICT);
+	assert_int_equal(store_domain_resize(a), -SP_E_CONFLICT);
+
+	assert_int_equal(d.ops->volume_remove(&d, IMG_A, V1), 0);
+	assert_int_equal(d.ops->image_remove(&d, IMG_A), 0);
+	store_forget_volume(V1);
+	assert_int_equal(store_domain_remove(a), 0);
+	assert_int_equal(store_get_domain(a, &d), -SP_E_NOT_FOUND);
+	assert_false(path_exists(path));
+	_cleanup_json_ json_object *doms = store_domains_json();
+	assert_int_equal(json_object_array_length(doms), 1);
+
+	/* a removal cut short after its rename is finished at the next start */
+	char *left = xasprintf("%s/domains/.removing-%s/images", f->dir, a);
+	assert_int_equal(mkdir_p(left, 0755), 0);
+	store_close();
+	assert_int_equal(store_open(f->dir), 0);
+	assert_false(path_exists(left));
+	assert_int_equal(store_get_domain(a, &d), -SP_E_NOT_FOUND);
+	free(left);
+	free(path);
 }
 
 static void test_put_get_forget(void **state)
@@ -315,6 +358,7 @@ int main(void)
 		T(test_pool_and_domain_create),
 		T(test_unknown_objects),
 		T(test_domain_at_outside_path),
+		T(test_domain_remove),
 		T(test_put_get_forget),
 		T(test_chain_order_follows_parents),
 		T(test_clone_children),
