@@ -15,7 +15,8 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# no tmpfs on /tmp: the build tree (and a CI clone) may live under the outer
+# /tmp, which the guest must see; writes land in the overlay's tmpfs anyway
 mkdir -p /run/lock /io
 say() { echo "$*" > /dev/console; }
 fail() { say "SANPOOL-GUEST-FAILED $*"; sleep 2; echo 1 > /proc/sys/kernel/sysrq; echo o > /proc/sysrq-trigger; sleep 60; }
@@ -42,7 +43,7 @@ done
 iscsiadm -m node -L all || fail "iscsi login"
 say "guest $sp_hn: iscsi logged in"
 
-cp "$sp_mpconf" /etc/multipath.conf
+cp "$sp_mpconf" /etc/multipath.conf || fail "multipath.conf"
 multipathd || fail "multipathd"
 udevadm settle --timeout=60
 i=0
