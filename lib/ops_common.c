@@ -79,6 +79,7 @@ int op_submit(const struct op_desc *op, const char *domain, json_object *record,
 	int r;
 
 	struct task *t = task_new(op->name, domain, record, op->run);
+	store_submission_begin();
 	if ((r = store_get_domain(domain, &d)) < 0)
 		goto fail;
 	const char *claims[2] = { claim1, claim2 };
@@ -100,9 +101,11 @@ int op_submit(const struct op_desc *op, const char *domain, json_object *record,
 	}
 	log_info("task %s (%s) accepted on domain %s", t->uuid, op->name, domain);
 	task_submit(t);
+	store_submission_end();
 	*ret = body;
 	return 0;
 fail:
+	store_submission_end();
 	for (size_t i = 0; i < 2; i++)
 		if (t->claims[i][0])
 			store_image_release(t->claims[i], t->uuid);

@@ -325,12 +325,27 @@ static bool domain_has_tasks(const char *uuid)
 	return false;
 }
 
+static pthread_rwlock_t submissions = PTHREAD_RWLOCK_INITIALIZER;
+
+void store_submission_begin(void) { pthread_rwlock_rdlock(&submissions); }
+void store_submission_end(void) { pthread_rwlock_unlock(&submissions); }
+
+static void submissions_unlockp(int *dummy)
+{
+	(void)dummy;
+	pthread_rwlock_unlock(&submissions);
+}
+
 int store_domain_remove(const char *uuid)
 {
 	size_t pos = 0, nvol = 0;
 	void *v;
 	int r;
 
+	/* lock order: submissions, then the store */
+	pthread_rwlock_wrlock(&submissions);
+	_cleanup_(submissions_unlockp) int no_submission = 0;
+	(void)no_submission;
 	WRITE_LOCKED;
 	struct domain *d = hashmap_get(st.domains, uuid);
 	if (!d)

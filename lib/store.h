@@ -58,6 +58,12 @@ size_t store_children_count(const char *uuid);
 /* Volumes outside image whose parent is inside it (clones of a template). */
 size_t store_external_children_count(const char *image);
 
+/* Held (shared) from a submission's first look at its domain until its task
+ * is queued, so that removing the domain (which takes it exclusively and
+ * refuses while the domain has tasks) never frees state a submission uses. */
+void store_submission_begin(void);
+void store_submission_end(void);
+
 /* An image is busy while a task changes it: a second change is refused. */
 int store_image_claim(const char *image, const char *task);
 void store_image_release(const char *image, const char *task);
