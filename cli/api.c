@@ -81,10 +81,12 @@ const char *json_str(json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-int api_show(struct cli *c, const char *path, void (*print)(json_object *o))
+/* One request whose answer is printed: raw JSON with --json, else by print. */
+static int call_and_print(struct cli *c, const char *method, const char *path, json_object *body,
+			  void (*print)(json_object *o))
 {
 	_cleanup_reply_ struct api_reply reply = { 0 };
-	int r = api_call(c, "GET", path, NULL, &reply);
+	int r = api_call(c, method, path, body, &reply);
 
 	if (r < 0)
 		return r;
@@ -95,16 +97,12 @@ int api_show(struct cli *c, const char *path, void (*print)(json_object *o))
 	return 0;
 }
 
+int api_show(struct cli *c, const char *path, void (*print)(json_object *o))
+{
+	return call_and_print(c, "GET", path, NULL, print);
+}
+
 int api_create(struct cli *c, const char *path, json_object *body, void (*print)(json_object *o))
 {
-	_cleanup_reply_ struct api_reply reply = { 0 };
-	int r = api_call(c, "POST", path, body, &reply);
-
-	if (r < 0)
-		return r;
-	if (c->json)
-		puts(reply.raw);
-	else
-		print(reply.json);
-	return 0;
+	return call_and_print(c, "POST", path, body, print);
 }
