@@ -33,26 +33,12 @@ static const char *const TAGS7[] = { "IU_6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c",
 				     "FMT_qcow2", "ALLOC_sparse", "CAP_10737418240",
 				     "LEGALITY_ILLEGAL", "GEN_0", NULL };
 
-static int run_ok(const char *const argv[], char **ret_out)
-{
-	struct run_result res = { 0 };
-	int r = run_argv(argv, NULL, &res);
-	if (r == 0 && res.exit_status != 0)
-		r = -EIO;
-	if (r == 0 && ret_out) {
-		res.out[strcspn(res.out, "\n")] = '\0';
-		*ret_out = xstrdup(res.out);
-	}
-	run_result_free(&res);
-	return r;
-}
-
 static int make_loop(int i)
 {
 	T.files[i] = xasprintf("%s/dev%d.img", T.dir, i);
 	const char *trunc[] = { "truncate", "-s", DEV_SIZE, T.files[i], NULL };
 	const char *los[] = { "losetup", "-f", "--show", T.files[i], NULL };
-	if (run_ok(trunc, NULL) < 0 || run_ok(los, &T.devs[i]) < 0 || strncmp(T.devs[i], "/dev/", 5))
+	if (test_run(trunc, NULL) < 0 || test_run(los, &T.devs[i]) < 0 || strncmp(T.devs[i], "/dev/", 5))
 		return -1;
 	return 0;
 }
@@ -64,7 +50,7 @@ static int lvm_cli(const char *cmd, const char *dev, const char *a1, const char 
 	_cleanup_free_ char *filter =
 		xasprintf("devices { filter = [ \"a|^%s$|\", \"r|.*|\" ] }", dev);
 	const char *argv[] = { "lvm", cmd, "--config", filter, a1, a2, NULL };
-	return run_ok(argv, ret_out);
+	return test_run(argv, ret_out);
 }
 
 static void observe(const char *cmdline, void *userdata)
@@ -108,7 +94,7 @@ static int group_teardown(void **state)
 	for (int i = 0; i < 3; i++) {
 		if (T.devs[i]) {
 			const char *argv[] = { "losetup", "-d", T.devs[i], NULL };
-			if (run_ok(argv, NULL) < 0)
+			if (test_run(argv, NULL) < 0)
 				fprintf(stderr, "test_lvm: losetup -d %s failed\n", T.devs[i]);
 		}
 		free(T.devs[i]);
@@ -436,7 +422,7 @@ static char *lvm_cli_line(const char *dev, const char *const args[])
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	char *out = NULL;
-	assert_int_equal(run_ok(argv, &out), 0);
+	assert_int_equal(test_run(argv, &out), 0);
 	return out;
 }
 
@@ -643,8 +629,8 @@ static void test_vgextend_pvresize(void **state)
 	/* the LUN grows */
 	const char *grow[] = { "truncate", "-s", "+1G", T.files[2], NULL };
 	const char *refresh[] = { "losetup", "-c", T.devs[2], NULL };
-	assert_int_equal(run_ok(grow, NULL), 0);
-	assert_int_equal(run_ok(refresh, NULL), 0);
+	assert_int_equal(test_run(grow, NULL), 0);
+	assert_int_equal(test_run(refresh, NULL), 0);
 	assert_int_equal(lvm_pvresize(T.vg, T.devs[2]), 0);
 	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
 	assert_int_equal(vg.size, size0 + (1ull << 30));

@@ -24,7 +24,7 @@ static struct {
 	char *loop; /* attached loop device, detached in teardown */
 } T;
 
-static int run_quiet(const char *const argv[], char **ret_out);
+static int test_run(const char *const argv[], char **ret_out);
 
 /* Stands in for libc's open in this test executable (the journal, linked in
  * statically, calls it): a path containing "no-odirect" refuses O_DIRECT with
@@ -72,7 +72,7 @@ static int teardown(void **state)
 	(void)state;
 	if (T.loop) {
 		const char *detach[] = { "losetup", "-d", T.loop, NULL };
-		if (run_quiet(detach, NULL) < 0)
+		if (test_run(detach, NULL) < 0)
 			fprintf(stderr, "test_slot_journal: losetup -d %s failed\n", T.loop);
 		free(T.loop);
 		T.loop = NULL;
@@ -759,20 +759,6 @@ static void test_tmpfs(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
-static int run_quiet(const char *const argv[], char **ret_out)
-{
-	struct run_result res = { 0 };
-	int r = run_argv(argv, NULL, &res);
-	if (r == 0 && res.exit_status != 0)
-		r = -EIO;
-	if (r == 0 && ret_out) {
-		res.out[strcspn(res.out, "\n")] = '\0';
-		*ret_out = xstrdup(res.out);
-	}
-	run_result_free(&res);
-	return r;
-}
-
 static void test_loop_device(void **state)
 {
 	(void)state;
@@ -780,8 +766,8 @@ static void test_loop_device(void **state)
 	char *dev = NULL;
 	const char *trunc[] = { "truncate", "-s", "8M", img, NULL };
 	const char *los[] = { "losetup", "-f", "--show", img, NULL };
-	assert_int_equal(run_quiet(trunc, NULL), 0);
-	if (geteuid() == 0 && run_quiet(los, &dev) == 0)
+	assert_int_equal(test_run(trunc, NULL), 0);
+	if (geteuid() == 0 && test_run(los, &dev) == 0)
 		T.loop = dev;
 	if (!dev || strncmp(dev, "/dev/", 5)) {
 		fprintf(stderr, "test_slot_journal: cannot create a loop device (root and losetup "
@@ -808,7 +794,7 @@ static void test_loop_device(void **state)
 	/* the bytes are where they were asked to be: the image file holds them */
 	uint8_t raw[SLOT_SIZE];
 	const char *detach[] = { "losetup", "-d", dev, NULL };
-	assert_int_equal(run_quiet(detach, NULL), 0);
+	assert_int_equal(test_run(detach, NULL), 0);
 	free(T.loop);
 	T.loop = NULL;
 	read_slot(img, (8 << 20) - 4 * SLOT_SIZE, 0, raw);

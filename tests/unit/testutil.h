@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "lib/util/fsutil.h"
+#include "lib/util/run.h"
 #include "lib/util/xalloc.h"
 
 /* A new empty directory under TMPDIR (newly allocated). */
@@ -44,4 +46,20 @@ static inline double test_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs argv; 0 if it exited 0 (with its first line of stdout in *ret_out,
+ * newly allocated, if asked), -EIO if it failed, -errno if it did not start. */
+static inline int test_run(const char *const argv[], char **ret_out)
+{
+	struct run_result res = { 0 };
+	int r = run_argv(argv, NULL, &res);
+	if (r == 0 && res.exit_status != 0)
+		r = -EIO;
+	if (r == 0 && ret_out) {
+		res.out[strcspn(res.out, "\n")] = '\0';
+		*ret_out = xstrdup(res.out);
+	}
+	run_result_free(&res);
+	return r;
 }
