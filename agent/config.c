@@ -21,6 +21,8 @@ void config_defaults(struct config *c)
 	snprintf(c->run_dir, sizeof(c->run_dir), "/run/sanpool");
 	c->lvm_activation = true;
 	c->thin_initial_size = 1ULL << 30;
+	c->sanlock = true;
+	c->sanlock_io_timeout = 10;
 }
 
 static char *trim(char *s)
@@ -93,6 +95,11 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "thin_initial_size_mib") == 0) {
 		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
 			c->thin_initial_size = (uint64_t)n << 20;
+	} else if (strcmp(key, "sanlock") == 0) {
+		r = parse_bool(v, &c->sanlock);
+	} else if (strcmp(key, "sanlock_io_timeout") == 0) {
+		if ((r = parse_int(v, 1, 300, &n)) == 0)
+			c->sanlock_io_timeout = (int)n;
 	} else {
 		return -ENOENT;
 	}

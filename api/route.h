@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/store.h"
+
 #define ROUTE_MAX_PARAMS 4
 
 struct request {
@@ -28,10 +30,19 @@ struct route {
 	const char *method;
 	const char *pattern; /* segments "{name}" match one UUID segment */
 	route_fn fn;
+	/* A change that acts on this host only (prepare, pool connect, SPM
+	 * start): not refused on hosts that are not the pool's SPM. Every other
+	 * change of a domain in a pool is (api/http.c). */
+	bool host_local;
 };
 
 /* Each resource's table ends with a { NULL } entry. */
 extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[];
+
+/* Reads a checked body's "kind", "path", "devices", "name", "pool" into spec:
+ * a file domain (under data_dir or in path) or a block domain on devices
+ * (spec->devices is allocated: free it). -SP_E_BAD_REQUEST naming the field. */
+int domain_location_parse(json_object *body, struct domain_spec *spec);
 
 /* Shared by handlers. */
 void reply_json(struct response *res, int status, json_object *body);

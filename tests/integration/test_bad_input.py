@@ -92,7 +92,15 @@ class BadInputTest(DaemonTest):
             ("DELETE", "/v1/domains/" + self.dom2, None),
             ("POST", "/v1/domains/%s/devices" % self.dom2, {"device": "/dev/loop0"}),
             ("POST", "/v1/domains/%s/resize" % self.dom2, None),
+            ("POST", "/v1/domains/attach", {"kind": "file", "path": self.dom2_dir()}),
+            ("POST", "/v1/pools/%s/connect" % self.pool, {"kind": "file", "path": self.dom2_dir()}),
+            ("POST", "/v1/pools/%s/disconnect" % self.pool, None),
+            ("POST", "/v1/pools/%s/spm/start" % self.pool, None),
+            ("POST", "/v1/pools/%s/spm/stop" % self.pool, None),
         ]
+
+    def dom2_dir(self):
+        return os.path.join(self.d.data_dir, "domains", self.dom2)
 
     def test_every_post_and_delete_route_is_covered(self):
         out = subprocess.run([SANPOOLD, "--list-routes"], check=True, capture_output=True, text=True).stdout
@@ -107,7 +115,9 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/copy",
                    "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort",
                    "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
-                   "POST /v1/domains/{domain}/resize"}
+                   "POST /v1/domains/{domain}/resize", "POST /v1/domains/attach",
+                   "POST /v1/pools/{pool}/connect", "POST /v1/pools/{pool}/disconnect",
+                   "POST /v1/pools/{pool}/spm/start", "POST /v1/pools/{pool}/spm/stop"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 

@@ -180,7 +180,7 @@ class StaticTest(unittest.TestCase):
                                  for f, t, req in re.findall(r'\{\s*"(\w+)",\s*(FIELD_\w+),\s*(true|false)\s*\}', m.group(1))}
                 elif "body_check(req->body, NULL, 0)" in body:
                     specs[fn] = {}
-            for method, pat, fn in re.findall(r'\{\s*"([A-Z]+)",\s*((?:"[^"]*"|\w+)(?:\s+(?:"[^"]*"|\w+))*),\s*(\w+)\s*\}', src):
+            for method, pat, fn in re.findall(r'\{\s*"([A-Z]+)",\s*((?:"[^"]*"|\w+)(?:\s+(?:"[^"]*"|\w+))*),\s*(\w+)\s*(?:,\s*\.\w+\s*=\s*\w+\s*)*\}', src):
                 pat = "".join(json.loads(macros[p]) if p in macros else json.loads(p) for p in re.findall(r'\w+|"[^"]*"', pat))
                 routes[(method, pat)] = fn
         self.assertEqual(set(routes), daemon_routes())

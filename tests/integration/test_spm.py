@@ -1,0 +1,258 @@
+"""The Storage Pool Manager with three simulated hosts (one real sanlock daemon
+and one real sanpoold each, see simhosts.py), the pool's master domain in a
+directory they all see:
+
+- one host becomes SPM; the others' changes are refused with 409 naming it;
+- kill -9 the SPM agent: another host becomes SPM (its sanlock daemon freed the
+  lease at once) and work goes on; the restarted agent is not SPM;
+- planned handover (stop on one host, start on another);
+- a crash in the middle of a create on the SPM is rolled back by the next SPM.
+
+A checker samples every host's role during the tests and fails if two hosts
+ever claim the SPM at once (same generation, or an older generation still
+claimed after a newer one was seen); writers send changes to hosts that are not
+SPM the whole time and fail if one is ever accepted, and the images found at the
+end are exactly those the SPMs acknowledged.
+"""
+import os
+import tempfile
+import threading
+import time
+import unittest
+
+from sanpool import GiB
+from simhosts import IO_TIMEOUT, call, start_hosts, stop_hosts, wait_for
+
+
+class Checker(threading.Thread):
+    """Samples GET /v1/pools/{pool} on every live host, back to back."""
+
+    def __init__(self, hosts, pool):
+        super().__init__(daemon=True)
+        self.hosts, self.pool = hosts, pool
+        self.samples = []  # (t_send, t_recv, host id, generation) of every "spm" claim
+        self.stop_flag = threading.Event()
+        self.count = 0
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            for h in self.hosts:
+                t0 = time.monotonic()
+                st, p = call(h.port, "GET", "/v1/pools/" + self.pool, timeout=5) if h.d.proc else (None, None)
+                t1 = time.monotonic()
+                self.count += 1
+                if st == 200 and p["spm"]["role"] == "spm":
+                    self.samples.append((t0, t1, h.id, p["spm"]["generation"]))
+
+    def violations(self):
+        bad = []
+        by_gen = {}
+        for t0, t1, host, gen in self.samples:
+            if by_gen.setdefault(gen, host) != host:
+                bad.append("generation %d claimed by hosts %d and %d" % (gen, by_gen[gen], host))
+        for a in self.samples:
+            for b in self.samples:
+                # b's newer claim was answered before a's older claim was even asked
+                if b[3] > a[3] and b[1] < a[0] and b[2] != a[2]:
+                    bad.append("host %d still SPM (gen %d) after host %d became SPM (gen %d)" % (a[2], a[3], b[2], b[3]))
+                    break
+        return bad
+
+
+class Writers(threading.Thread):
+    """Sends image creations to the hosts in self.targets (never the SPM)."""
+
+    def __init__(self, domain):
+        super().__init__(daemon=True)
+        self.domain = domain
+        self.targets = []
+        self.accepted = []  # (host id, answer) of every change a non-SPM host accepted
+        self.refused = 0
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self):
+        n = 0
+        while not self.stop_flag.is_set():
+            with self.lock:
+                targets = list(self.targets)
+            for h in targets:
+                n += 1
+                st, body = call(h.port, "POST", "/v1/domains/%s/images" % self.domain,
+                                {"name": "w%d" % n, "format": "raw", "capacity": 1 << 20}, timeout=10)
+                if st in (200, 201, 202):
+                    self.accepted.append((h.id, body))
+                elif st == 409 and body["error"]["code"] == "not_spm":
+                    self.refused += 1
+            time.sleep(0.01)  # pacing only: the checks do not depend on it
+
+    def aim(self, hosts):
+        with self.lock:
+            self.targets = list(hosts)
+
+
+class SpmTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="sanpool-spm-")
+        self.shared = os.path.join(self.root, "shared", "master")
+        os.makedirs(self.shared)
+        self.hosts = start_hosts(self.root, 3)
+        self.h1, self.h2, self.h3 = self.hosts
+        self.checker = None
+        self.writers = None
+
+    def tearDown(self):
+        for t in (self.checker, self.writers):
+            if t:
+                t.stop_flag.set()
+                t.join()
+        # SANPOOL_KEEP_TMP=1 keeps the hosts' logs and storage for a look after a failure
+        stop_hosts(self.hosts, None if os.environ.get("SANPOOL_KEEP_TMP") else self.root)
+
+    def make_pool(self):
+        st, p = self.h1.call("POST", "/v1/pools", {"name": "cluster", "master_domain_name": "master",
+                                                   "kind": "file", "path": self.shared})
+        self.assertEqual(st, 201, p)
+        self.assertEqual(p["spm"]["role"], "none")
+        self.assertEqual(p["spm"]["host_id"], 1)
+        self.pool, self.dom = p["uuid"], p["master_domain"]
+        for h in (self.h2, self.h3):
+            for _ in range(2):  # connecting again changes nothing
+                st, q = h.call("POST", "/v1/pools/%s/connect" % self.pool, {"kind": "file", "path": self.shared})
+                self.assertEqual(st, 200, q)
+                self.assertEqual((q["uuid"], q["master_domain"], q["domains"]), (self.pool, self.dom, [self.dom]))
+        for h in self.hosts:
+            wait_for("host %d to join the lockspace" % h.id, lambda: h.joined(self.pool), timeout=30)
+
+    def start_spm(self, h):
+        st, p = h.call("POST", "/v1/pools/%s/spm/start" % self.pool)
+        self.assertEqual(st, 200, p)
+        self.assertEqual(p["spm"]["role"], "spm")
+        self.assertEqual(p["spm"]["spm_host"], h.id)
+        return p["spm"]["generation"]
+
+    def create(self, h, name):
+        st, acc = h.call("POST", "/v1/domains/%s/images" % self.dom,
+                         {"name": name, "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202, acc)
+        task = wait_for("task", lambda: (lambda r: r[1] if r[1]["state"] not in ("queued", "running") else None)(
+            h.call("GET", "/v1/tasks/" + acc["task"])))
+        self.assertEqual(task["state"], "finished", task)
+        return acc["image"]
+
+    def images(self, h):
+        st, imgs = h.call("GET", "/v1/domains/%s/images" % self.dom)
+        self.assertEqual(st, 200, imgs)
+        return {i["uuid"] for i in imgs}
+
+    def assert_refused(self, h, spm_host):
+        st, err = h.call("POST", "/v1/domains/%s/images" % self.dom, {"name": "no", "format": "raw", "capacity": 1 << 20})
+        self.assertEqual(st, 409, err)
+        self.assertEqual(err["error"]["code"], "not_spm")
+        self.assertEqual(err["error"].get("spm_host"), spm_host, err)
+
+    def start_threads(self):
+        self.checker = Checker(self.hosts, self.pool)
+        self.checker.start()
+        self.writers = Writers(self.dom)
+        self.writers.start()
+
+    def finish_threads(self):
+        for t in (self.checker, self.writers):
+            t.stop_flag.set()
+            t.join()
+        self.assertEqual(self.writers.accepted, [], "a host that is not SPM accepted a change")
+        self.assertGreater(self.writers.refused, 0)
+        self.assertGreater(self.checker.count, 20)
+        self.assertEqual(self.checker.violations(), [])
+
+    def test_one_spm_refusals_and_takeover_after_the_agent_is_killed(self):
+        self.make_pool()
+        self.start_threads()
+        self.assert_refused(self.h2, None)  # nobody is SPM yet
+        self.writers.aim([self.h2, self.h3])
+        g1 = self.start_spm(self.h1)
+        self.assertGreaterEqual(g1, 1)
+
+        st, err = self.h2.call("POST", "/v1/pools/%s/spm/start" % self.pool)
+        self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "lease_held", 1), err)
+        self.assert_refused(self.h2, 1)
+        # host 3 learns who holds the lease from storage (its monitor reads it)
+        wait_for("host 3 to see host 1 as SPM", lambda: self.h3.pool(self.pool)["spm"]["spm_host"] == 1)
+        self.assert_refused(self.h3, 1)
+        st, err = self.h3.call("POST", "/v1/domains", {"name": "more", "pool": self.pool})
+        self.assertEqual((st, err["error"]["code"]), (409, "not_spm"), err)
+
+        made = {self.create(self.h1, "disk1")}
+        self.assertEqual(self.images(self.h2), made)  # the others read what the SPM wrote
+
+        # the SPM agent dies; its sanlock daemon frees the lease at once
+        self.writers.aim([self.h3])  # host 2 is about to become SPM
+        self.h1.d.kill()
+        t0 = time.monotonic()
+        g2 = wait_for("host 2 to become SPM", lambda: (lambda r: r[1]["spm"]["generation"] if r[0] == 200 else None)(
+            self.h2.call("POST", "/v1/pools/%s/spm/start" % self.pool)), timeout=30)
+        took = time.monotonic() - t0
+        self.assertGreater(g2, g1)
+        self.assertLess(took, 3.0, "takeover after an agent kill took %.2f s" % took)
+        self.assertEqual(self.images(self.h2), made)
+        made.add(self.create(self.h2, "disk2"))
+
+        self.h1.start()
+        self.assertEqual(self.h1.pool(self.pool)["spm"]["role"], "none")
+        wait_for("host 1 to rejoin", lambda: self.h1.joined(self.pool), timeout=30)
+        self.writers.aim([self.h1, self.h3])
+        wait_for("host 1 to see host 2 as SPM", lambda: self.h1.pool(self.pool)["spm"]["spm_host"] == 2)
+        self.assert_refused(self.h1, 2)
+        self.assertEqual(self.images(self.h1), made)
+        self.finish_threads()
+        self.assertEqual(self.images(self.h2), made)
+
+    def test_planned_handover_and_disconnect(self):
+        self.make_pool()
+        self.start_threads()
+        self.writers.aim([self.h3])
+        g1 = self.start_spm(self.h1)
+        st, err = self.h1.call("POST", "/v1/pools/%s/disconnect" % self.pool)
+        self.assertEqual((st, err["error"]["code"]), (409, "conflict"), err)
+        st, p = self.h1.call("POST", "/v1/pools/%s/spm/stop" % self.pool)
+        self.assertEqual((st, p["spm"]["role"]), (200, "none"), p)
+        self.assert_refused(self.h1, None)
+        self.writers.aim([self.h1, self.h3])
+        g2 = self.start_spm(self.h2)
+        self.assertEqual(g2, g1 + 1)
+        self.create(self.h2, "after-handover")
+        self.finish_threads()
+
+        # host 3 leaves the pool: it forgets it, storage stays
+        st, _ = self.h3.call("POST", "/v1/pools/%s/disconnect" % self.pool)
+        self.assertEqual(st, 200)
+        self.assertEqual(self.h3.call("GET", "/v1/pools")[1], [])
+        self.assertEqual(self.h3.call("GET", "/v1/domains")[1], [])
+        self.assertEqual(len(self.images(self.h2)), 1)
+
+    def test_crash_during_a_create_is_rolled_back_by_the_next_spm(self):
+        self.make_pool()
+        self.start_spm(self.h1)
+        self.h1.d.kill()
+        self.h1.start(env_extra={"SANPOOL_CRASH_AT": "create.after_data"})
+        wait_for("host 1 to rejoin", lambda: self.h1.joined(self.pool), timeout=30)
+        self.start_spm(self.h1)
+        st, acc = self.h1.call("POST", "/v1/domains/%s/images" % self.dom,
+                               {"name": "cut", "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202, acc)
+        self.assertEqual(self.h1.d.proc.wait(timeout=30), -9)  # the crash point killed it
+        self.h1.d.proc = None
+        # host 2 sees the half-made volume (ILLEGAL) until an SPM recovers the journal
+        vols = wait_for("the ILLEGAL volume", lambda: self.h2.call(
+            "GET", "/v1/domains/%s/images/%s/volumes" % (self.dom, acc["image"]))[1], timeout=10)
+        self.assertEqual([v["legality"] for v in vols], ["ILLEGAL"])
+        self.start_spm(self.h2)
+        st, _ = self.h2.call("GET", "/v1/domains/%s/images/%s" % (self.dom, acc["image"]))
+        self.assertEqual(st, 404)
+        self.assertEqual(os.listdir(os.path.join(self.shared, "images")), [])
+        self.assertEqual(os.listdir(os.path.join(self.shared, "dom_md", "journal")), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
