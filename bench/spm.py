@@ -6,13 +6,17 @@ in a directory they all see, sanlock io_timeout 1 s.
 - takeover after the SPM agent is killed (kill -9; its host's sanlock daemon
   lives on and frees the lease): from the kill to the first 200 of
   spm/start on the next host, which a client sends back to back;
-- planned handover: spm/stop on the SPM, then spm/start on the next host.
+- planned handover: spm/stop on the SPM, then spm/start on the next host;
+- takeover after the SPM's host dies (agent and sanlock daemon killed): the
+  lease is free once sanlock deems the host dead (8 io_timeouts without
+  renewal plus the 60 s it allows a watchdog to fire).
 
     python3 bench/spm.py [BUILD_DIR]
 
 Figures (median and max of ROUNDS): spm_takeover_after_agent_kill_s (target
 < 3 s), spm_planned_handover_s (target < 2 s); spm_io_timeout_s says which
-io_timeout they were measured with.
+io_timeout they were measured with; spm_takeover_after_host_death_s (one
+round; target: sanlock's host-dead time + < 3 s).
 """
 import os
 import sys
@@ -76,11 +80,20 @@ def main():
             spm = nxt
         note("planned handover (stop + start): %s s" % " ".join("%.3f" % t for t in handovers))
 
+        # the SPM's host dies (its sanlock daemon with it): once, it takes over a minute
+        nxt = (spm + 1) % len(hosts)
+        hosts[spm].sanlock.kill()
+        hosts[spm].d.kill()
+        t0 = time.monotonic()
+        wait_for("takeover after host death", lambda: start_spm(hosts[nxt], pool), timeout=300, period=0.1)
+        host_death = time.monotonic() - t0
+
         figure("spm_io_timeout_s", IO_TIMEOUT, "s")
         figure("spm_takeover_after_agent_kill_s", median(takeovers), "s")
         figure("spm_takeover_after_agent_kill_max_s", max(takeovers), "s")
         figure("spm_planned_handover_s", median(handovers), "s")
         figure("spm_planned_handover_max_s", max(handovers), "s")
+        figure("spm_takeover_after_host_death_s", host_death, "s")
     finally:
         stop_hosts(hosts, root)
 

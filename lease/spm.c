@@ -382,11 +382,14 @@ int spm_check_write(const char *pool)
 }
 
 /* The store's guard: the recovery of a starting SPM writes too. */
-static int guard(const char *pool)
+static int guard(const char *pool, uint64_t *ret_generation)
 {
 	struct pool_state *p = pool_find(pool);
 	int role = p ? atomic_load(&p->role) : ROLE_NONE;
-	return role == ROLE_SPM || role == ROLE_LOCAL || role == ROLE_STARTING ? 0 : not_spm(p, pool);
+	if (role != ROLE_SPM && role != ROLE_LOCAL && role != ROLE_STARTING)
+		return not_spm(p, pool);
+	*ret_generation = atomic_load(&p->generation);
+	return 0;
 }
 
 void spm_before_read(const char *domain)

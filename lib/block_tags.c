@@ -37,6 +37,8 @@ void block_tags_from_meta(const struct volume_meta *m, struct block_tags *ret)
 	add(&t, "s", m->shared ? "1" : "0");
 	add_u64(&t, "g", m->generation);
 	add_u64(&t, "t", (uint64_t)m->ctime);
+	if (m->spm_generation)
+		add_u64(&t, "w", m->spm_generation);
 	*ret = t;
 }
 
@@ -101,6 +103,9 @@ int block_tags_to_meta(const char *domain, const char *lv, char *const *tags, st
 		return corrupt(lv, "g");
 	if (parse_u64(find(tags, "t"), &ctime) < 0)
 		return corrupt(lv, "t");
+	uint64_t writer = 0; /* sp.w: the SPM generation of the last write, absent when none */
+	if (find(tags, "w") && parse_u64(find(tags, "w"), &writer) < 0)
+		return corrupt(lv, "w");
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", lv);
 	snprintf(m.image, sizeof(m.image), "%s", image);
@@ -117,6 +122,7 @@ int block_tags_to_meta(const char *domain, const char *lv, char *const *tags, st
 	m.shared = strcmp(shared, "1") == 0;
 	m.generation = gen;
 	m.ctime = (int64_t)ctime;
+	m.spm_generation = writer;
 	*ret = m;
 	return 0;
 }

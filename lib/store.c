@@ -584,9 +584,16 @@ static store_write_guard_fn write_guard;
 
 void store_set_write_guard(store_write_guard_fn fn) { write_guard = fn; }
 
+static int writer_generation(const struct domain *d, uint64_t *ret)
+{
+	*ret = 0;
+	return d->pool[0] && write_guard ? write_guard(d->pool, ret) : 0;
+}
+
 int store_check_writer(const struct domain *d)
 {
-	return d->pool[0] && write_guard ? write_guard(d->pool) : 0;
+	uint64_t generation;
+	return writer_generation(d, &generation);
 }
 
 int store_get_pool(const char *uuid, struct pool *ret)
@@ -711,7 +718,7 @@ int store_put_volume(struct domain *d, struct volume_meta *m)
 	bool known = store_get_volume(m->uuid, &old) == 0;
 	if (!known)
 		sp_error_clear();
-	int r = store_check_writer(d);
+	int r = writer_generation(d, &m->spm_generation);
 	if (r < 0)
 		return r;
 	m->generation++;

@@ -47,10 +47,11 @@ int store_pool_set_spm(const char *pool, uint64_t generation, unsigned host_id);
 int store_pool_domains(const char *pool, char (**ret)[UUID_STR_LEN], size_t *ret_n);
 /* Reads the domain's volumes from storage again (another host changed them). */
 int store_domain_rescan(const char *uuid);
-/* Who may change a pool's domains: fn(pool) returns 0 if this host may, else
- * a negative error (recorded). Checked before every metadata write of a
+/* Who may change a pool's domains: fn(pool, &generation) returns 0 and the
+ * SPM generation every write then carries if this host may, else a negative
+ * error (recorded). Checked before every metadata write of a
  * domain in a pool; domains in no pool are this host's own. */
-typedef int (*store_write_guard_fn)(const char *pool);
+typedef int (*store_write_guard_fn)(const char *pool, uint64_t *ret_spm_generation);
 void store_set_write_guard(store_write_guard_fn fn);
 int store_check_writer(const struct domain *d);
 /* Makes a domain another host formatted known to this host: spec->devices

@@ -15,6 +15,7 @@ SPM the whole time and fail if one is ever accepted, and the images found at the
 end are exactly those the SPMs acknowledged.
 """
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -140,6 +141,12 @@ class SpmTest(unittest.TestCase):
         self.assertEqual(task["state"], "finished", task)
         return acc["image"]
 
+    def spm_generations(self, h, image):
+        """The SPM generation every volume of the image was last written with."""
+        st, vols = h.call("GET", "/v1/domains/%s/images/%s/volumes" % (self.dom, image))
+        self.assertEqual(st, 200, vols)
+        return {v["spm_generation"] for v in vols}
+
     def images(self, h):
         st, imgs = h.call("GET", "/v1/domains/%s/images" % self.dom)
         self.assertEqual(st, 200, imgs)
@@ -183,8 +190,10 @@ class SpmTest(unittest.TestCase):
         st, err = self.h3.call("POST", "/v1/domains", {"name": "more", "pool": self.pool})
         self.assertEqual((st, err["error"]["code"]), (409, "not_spm"), err)
 
-        made = {self.create(self.h1, "disk1")}
+        disk1 = self.create(self.h1, "disk1")
+        made = {disk1}
         self.assertEqual(self.images(self.h2), made)  # the others read what the SPM wrote
+        self.assertEqual(self.spm_generations(self.h2, disk1), {g1})  # and which SPM wrote it
 
         # the SPM agent dies; its sanlock daemon frees the lease at once
         self.writers.aim([self.h3])  # host 2 is about to become SPM
@@ -196,7 +205,9 @@ class SpmTest(unittest.TestCase):
         self.assertGreater(g2, g1)
         self.assertLess(took, 3.0, "takeover after an agent kill took %.2f s" % took)
         self.assertEqual(self.images(self.h2), made)
-        made.add(self.create(self.h2, "disk2"))
+        disk2 = self.create(self.h2, "disk2")
+        made.add(disk2)
+        self.assertEqual(self.spm_generations(self.h1 if self.h1.d.proc else self.h3, disk2), {g2})
 
         self.h1.start()
         self.assertEqual(self.h1.pool(self.pool)["spm"]["role"], "none")
@@ -231,26 +242,67 @@ class SpmTest(unittest.TestCase):
         self.assertEqual(self.h3.call("GET", "/v1/domains")[1], [])
         self.assertEqual(len(self.images(self.h2)), 1)
 
-    def test_crash_during_a_create_is_rolled_back_by_the_next_spm(self):
+    def test_host_death_stops_its_spm_and_another_host_takes_over_after_the_host_dead_time(self):
+        """Host 1's sanlock daemon dies (as with the whole host): its agent stops
+        writing at once; the lease stays its until sanlock deems host 1 dead."""
         self.make_pool()
-        self.start_spm(self.h1)
-        self.h1.d.kill()
-        self.h1.start(env_extra={"SANPOOL_CRASH_AT": "create.after_data"})
-        wait_for("host 1 to rejoin", lambda: self.h1.joined(self.pool), timeout=30)
-        self.start_spm(self.h1)
-        st, acc = self.h1.call("POST", "/v1/domains/%s/images" % self.dom,
-                               {"name": "cut", "format": "qcow2", "capacity": GiB})
+        self.start_threads()
+        self.writers.aim([self.h3])
+        g1 = self.start_spm(self.h1)
+        self.h1.sanlock.kill()
+        t0 = time.monotonic()
+        wait_for("host 1 to stop being SPM", lambda: self.h1.pool(self.pool)["spm"]["role"] == "none", timeout=10)
+        self.writers.aim([self.h1, self.h3])
+        st, err = self.h1.call("POST", "/v1/domains/%s/images" % self.dom, {"name": "x", "format": "raw", "capacity": 1 << 20})
+        self.assertEqual((st, err["error"]["code"]), (409, "not_spm"), err)
+        # the lease is still host 1's: nobody may take it before host 1 is dead
+        st, err = self.h2.call("POST", "/v1/pools/%s/spm/start" % self.pool)
+        self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "lease_held", 1), err)
+        g2 = wait_for("host 2 to become SPM", lambda: (lambda r: r[1]["spm"]["generation"] if r[0] == 200 else None)(
+            self.h2.call("POST", "/v1/pools/%s/spm/start" % self.pool)), timeout=240, period=0.2)
+        took = time.monotonic() - t0
+        sys.stderr.write("takeover after host death (io_timeout %d s): %.1f s\n" % (IO_TIMEOUT, took))
+        self.assertGreater(g2, g1)
+        # sanlock's host-dead time is its renewal failure time (8 io_timeouts) plus
+        # the 60 s it allows a watchdog to fire: over a minute, and not much more
+        self.assertGreater(took, 8 * IO_TIMEOUT)
+        self.assertLess(took, 8 * IO_TIMEOUT + 60 + 3 + 20, "takeover after host death took %.1f s" % took)
+        self.create(self.h2, "after-host-death")
+        self.finish_threads()
+
+    def crash_spm_during(self, h, crash_at, method, path, body=None):
+        """Restarts h's agent with a crash point, makes it SPM, and sends the change that hits it."""
+        h.d.kill()
+        h.start(env_extra={"SANPOOL_CRASH_AT": crash_at})
+        wait_for("host %d to rejoin" % h.id, lambda: h.joined(self.pool), timeout=30)
+        self.start_spm(h)
+        st, acc = h.call(method, path, body)
         self.assertEqual(st, 202, acc)
-        self.assertEqual(self.h1.d.proc.wait(timeout=30), -9)  # the crash point killed it
-        self.h1.d.proc = None
+        self.assertEqual(h.d.proc.wait(timeout=30), -9)  # the crash point killed it
+        h.d.kill()  # reaped: forgets the process, closes its log
+        return acc
+
+    def test_a_crash_in_a_create_or_a_delete_is_recovered_by_the_next_spm(self):
+        self.make_pool()
+        acc = self.crash_spm_during(self.h1, "create.after_data", "POST", "/v1/domains/%s/images" % self.dom,
+                                    {"name": "cut", "format": "qcow2", "capacity": GiB})
         # host 2 sees the half-made volume (ILLEGAL) until an SPM recovers the journal
         vols = wait_for("the ILLEGAL volume", lambda: self.h2.call(
             "GET", "/v1/domains/%s/images/%s/volumes" % (self.dom, acc["image"]))[1], timeout=10)
         self.assertEqual([v["legality"] for v in vols], ["ILLEGAL"])
-        self.start_spm(self.h2)
+        self.start_spm(self.h2)  # rolls the create back before it answers
         st, _ = self.h2.call("GET", "/v1/domains/%s/images/%s" % (self.dom, acc["image"]))
         self.assertEqual(st, 404)
         self.assertEqual(os.listdir(os.path.join(self.shared, "images")), [])
+        self.assertEqual(os.listdir(os.path.join(self.shared, "dom_md", "journal")), [])
+
+        victim = self.create(self.h2, "victim")
+        keep = self.create(self.h2, "keep")
+        self.crash_spm_during(self.h2, "delete.after_illegal", "DELETE",
+                              "/v1/domains/%s/images/%s" % (self.dom, victim))
+        self.start_spm(self.h3)  # the delete was acknowledged: it is finished
+        self.assertEqual(self.images(self.h3), {keep})
+        self.assertEqual(sorted(os.listdir(os.path.join(self.shared, "images"))), [keep])
         self.assertEqual(os.listdir(os.path.join(self.shared, "dom_md", "journal")), [])
 
 
