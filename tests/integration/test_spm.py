@@ -14,7 +14,10 @@ claimed after a newer one was seen); writers send changes to hosts that are not
 SPM the whole time and fail if one is ever accepted, and the images found at the
 end are exactly those the SPMs acknowledged.
 """
+import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -23,6 +26,7 @@ import unittest
 
 from sanpool import GiB
 from simhosts import IO_TIMEOUT, call, start_hosts, stop_hosts, wait_for
+from test_block_domain import make_loop
 
 
 class Checker(threading.Thread):
@@ -304,6 +308,76 @@ class SpmTest(unittest.TestCase):
         self.assertEqual(self.images(self.h3), {keep})
         self.assertEqual(sorted(os.listdir(os.path.join(self.shared, "images"))), [keep])
         self.assertEqual(os.listdir(os.path.join(self.shared, "dom_md", "journal")), [])
+
+
+class BlockSpmTest(unittest.TestCase):
+    """The same on a block master domain: a VG on a loop device that the three
+    hosts see, LV activation off (no device-mapper here). sanlock reads and
+    writes the lockspace and the SPM lease on the device at the ids and leases
+    LVs' offsets; the pool record is in the journal LV."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="sanpool-spm-block-")
+        self.loop = make_loop(self.root, 8 * GiB)
+        self.hosts = start_hosts(self.root, 2, conf_extra="lvm_activation = no\n")
+        self.h1, self.h2 = self.hosts
+        self.vg = None
+
+    def lvm(self, *argv):
+        env = dict(os.environ, LVM_SYSTEM_DIR=os.path.join(self.h1.dir, "run", "lvm"), LVM_SUPPRESS_FD_WARNINGS="1")
+        return subprocess.run([argv[0], "--config", 'devices { filter = [ "a|^%s$|", "r|.*|" ] }' % self.loop]
+                              + list(argv[1:]), capture_output=True, text=True, env=env)
+
+    def tearDown(self):
+        stop_hosts(self.hosts, None)
+        if self.vg:
+            self.lvm("vgremove", "-f", self.vg)
+        self.lvm("pvremove", "-y", self.loop)
+        subprocess.run(["losetup", "-d", self.loop])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def lv_names(self):
+        r = self.lvm("lvs", "--reportformat", "json", "-o", "lv_name", self.vg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {lv["lv_name"] for lv in json.loads(r.stdout)["report"][0]["lv"]}
+
+    def test_spm_on_a_block_master(self):
+        st, p = self.h1.call("POST", "/v1/pools", {"name": "san", "master_domain_name": "lun1", "kind": "block",
+                                                   "devices": [self.loop]})
+        self.assertEqual(st, 201, p)
+        pool, self.vg = p["uuid"], p["master_domain"]
+        st, q = self.h2.call("POST", "/v1/pools/%s/connect" % pool, {"kind": "block", "devices": [self.loop]})
+        self.assertEqual(st, 200, q)
+        self.assertEqual(q["domains"], [self.vg])
+        for h in self.hosts:
+            wait_for("host %d to join" % h.id, lambda: h.joined(pool), timeout=30)
+        st, s1 = self.h1.call("POST", "/v1/pools/%s/spm/start" % pool)
+        self.assertEqual((st, s1["spm"]["role"]), (200, "spm"), s1)
+        st, err = self.h2.call("POST", "/v1/pools/%s/spm/start" % pool)
+        self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "lease_held", 1), err)
+
+        lvs = self.lv_names()
+        st, err = self.h2.call("POST", "/v1/domains/%s/images" % self.vg, {"name": "x", "format": "raw", "capacity": GiB})
+        self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
+        self.assertEqual(self.lv_names(), lvs)
+        st, acc = self.h1.call("POST", "/v1/domains/%s/images" % self.vg, {"name": "d", "format": "raw", "capacity": GiB})
+        self.assertEqual(st, 202, acc)
+        wait_for("the volume on host 2", lambda: [v for v in (self.h2.call(
+            "GET", "/v1/domains/%s/images/%s/volumes" % (self.vg, acc["image"]))[1] or [])
+            if isinstance(v, dict) and v["legality"] == "LEGAL"], timeout=30)
+        self.assertIn(acc["volume"], self.lv_names())
+        # the generation is in the LV's tags, on storage
+        r = self.lvm("lvs", "--reportformat", "json", "-o", "lv_tags", "%s/%s" % (self.vg, acc["volume"]))
+        self.assertIn("sp.w=%d" % s1["spm"]["generation"], r.stdout)
+
+        # handover: the pool record on the journal LV gets the new generation
+        st, _ = self.h1.call("POST", "/v1/pools/%s/spm/stop" % pool)
+        self.assertEqual(st, 200)
+        st, s2 = self.h2.call("POST", "/v1/pools/%s/spm/start" % pool)
+        self.assertEqual((st, s2["spm"]["generation"]), (200, s1["spm"]["generation"] + 1), s2)
+        st, acc2 = self.h2.call("DELETE", "/v1/domains/%s/images/%s" % (self.vg, acc["image"]))
+        self.assertEqual(st, 202, acc2)
+        wait_for("the LV to go", lambda: acc["volume"] not in self.lv_names(), timeout=30)
 
 
 if __name__ == "__main__":
