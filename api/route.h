@@ -13,6 +13,7 @@ struct request {
 	const char *params[ROUTE_MAX_PARAMS];
 	json_object *body; /* parsed object, or NULL when the request had none */
 	void *conn;        /* the MHD connection, for query arguments */
+	const char *route; /* the pattern matched (metrics), NULL if none */
 };
 
 struct response {
@@ -20,6 +21,8 @@ struct response {
 	json_object *body; /* owned */
 	const char *raw;   /* alternatively a static document */
 	size_t raw_len;
+	bool raw_owned;           /* raw is malloc'd: freed once sent */
+	const char *content_type; /* NULL: application/json */
 };
 
 typedef void (*route_fn)(const struct request *req, struct response *res);
@@ -31,7 +34,8 @@ struct route {
 };
 
 /* Each resource's table ends with a { NULL } entry. */
-extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[];
+extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[],
+	metrics_routes[];
 
 /* Shared by handlers. */
 void reply_json(struct response *res, int status, json_object *body);
