@@ -9,6 +9,7 @@
 #include "api/body.h"
 #include "api/route.h"
 #include "lease/spm.h"
+#include "lib/metrics.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -17,7 +18,7 @@
 #include "lib/util/xalloc.h"
 
 static const struct route *const route_tables[] = { host_routes, pool_routes, domain_routes, image_routes,
-						    task_routes };
+						    task_routes, metrics_routes };
 
 static struct {
 	struct MHD_Daemon *daemon;
@@ -176,6 +177,7 @@ static void dispatch(struct request *req, struct response *res, const char *body
 			path_known = true;
 			if (strcmp(r->method, req->method) != 0)
 				continue;
+			req->route = r->pattern;
 			if (check_params(req, names) < 0 ||
 			    (body_len > 0 && body_parse(body, body_len, &req->body) < 0) || spm_gate(r, req) < 0) {
 				reply_error(res);
@@ -198,13 +200,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct respons
 {
 	struct MHD_Response *resp;
 	if (res->raw) {
-		resp = MHD_create_response_from_buffer(res->raw_len, (void *)res->raw, MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(res->raw_len, (void *)res->raw,
+						       res->raw_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	} else {
 		size_t len = 0;
 		const char *s = res->body ? json_object_to_json_string_length(res->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len) : "";
 		resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
 	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Content-Type", res->content_type ? res->content_type : "application/json");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -234,6 +237,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	uint64_t start_ns = metric_now_ns();
 	struct request req = { .method = method, .url = url, .conn = conn };
 	struct response res = { .status = 500 };
 	sp_error_clear();
@@ -245,6 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		dispatch(&req, &res, up->data, up->len);
 	}
 	enum MHD_Result ret = send_response(conn, &res);
+	metrics_http_request(method, req.route, res.status, metric_now_ns() - start_ns);
 	if (res.status >= 400 && res.status != 404)
 		log_info("%s %s -> %d: %s", method, url, res.status, sp_error_last()->message);
 	else

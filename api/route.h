@@ -15,6 +15,7 @@ struct request {
 	const char *params[ROUTE_MAX_PARAMS];
 	json_object *body; /* parsed object, or NULL when the request had none */
 	void *conn;        /* the MHD connection, for query arguments */
+	const char *route; /* the pattern matched (metrics), NULL if none */
 };
 
 struct response {
@@ -22,6 +23,8 @@ struct response {
 	json_object *body; /* owned */
 	const char *raw;   /* alternatively a static document */
 	size_t raw_len;
+	bool raw_owned;           /* raw is malloc'd: freed once sent */
+	const char *content_type; /* NULL: application/json */
 };
 
 typedef void (*route_fn)(const struct request *req, struct response *res);
@@ -37,7 +40,8 @@ struct route {
 };
 
 /* Each resource's table ends with a { NULL } entry. */
-extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[];
+extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[],
+	metrics_routes[];
 
 /* Reads a checked body's "kind", "path", "devices", "name", "pool" into spec:
  * a file domain (under data_dir or in path) or a block domain on devices

@@ -52,6 +52,9 @@ static const char *find(char *const *tags, const char *key)
 	return NULL;
 }
 
+/* A number tag: decimal digits, at most INT64_MAX, as the API and the JSON
+ * metadata hold these fields as int64 (a larger capacity would read back
+ * negative there). */
 static int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -60,7 +63,7 @@ static int parse_u64(const char *s, uint64_t *ret)
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
+	if (errno || *end || v > INT64_MAX)
 		return -EINVAL;
 	*ret = v;
 	return 0;

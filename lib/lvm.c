@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/metrics.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
@@ -317,7 +318,11 @@ static int run_line(const char *what, const char *object, int words, const char 
 	cap_reset();
 	log_debug("lvm: run %s", line);
 	atomic_fetch_add(&L.ncmds, 1);
+	uint64_t start_ns = metric_now_ns();
 	rc = lvm2_run(L.handle, line);
+	char cmd[32]; /* the command's name: its first word */
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
+	metrics_lvm_command(cmd, metric_now_ns() - start_ns);
 	if (rc != LVM2_COMMAND_SUCCEEDED)
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm %s %s failed (%d): %s",
 				    what, object, rc, cap.err_len ? cap.err : "no error message");

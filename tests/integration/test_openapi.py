@@ -154,7 +154,9 @@ class StaticTest(unittest.TestCase):
                 self.assertIn(c, codes, "%s %s lacks %s" % (method, path, c))
             for c, r in op["responses"].items():
                 r = resolve(self.doc, r)
-                self.assertIn("application/json", r.get("content", {}), "%s %s %s" % (method, path, c))
+                # /metrics answers in Prometheus' text format; every other answer is JSON
+                media = "text/plain" if (path, c) == ("/metrics", "200") else "application/json"
+                self.assertIn(media, r.get("content", {}), "%s %s %s" % (method, path, c))
                 if c >= "400":
                     self.assertEqual(resolve(self.doc, r["content"]["application/json"]["schema"]),
                                      self.doc["components"]["schemas"]["Error"])
