@@ -75,6 +75,7 @@ class Daemon:
             f.write("data_dir = %s\n" % self.data_dir)
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = info\n")
+            f.write("tls = no\nlocal_socket =\n")  # plain HTTP on loopback, as measured so far
             f.write(conf_extra)
         self.exe = sanpoold_path()
         self.proc = None
