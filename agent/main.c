@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/watchdog.h"
 #include "api/http.h"
 #include "lib/domain_block.h"
 #include "lib/ops.h"
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
 	log_info("sanpoold %s ready in %lld ms: API on %s://%s:%d/v1 (data in %s)", SANPOOL_VERSION,
 		 (long long)(now_ms() - start), cfg.tls ? "https" : "http", cfg.listen_address, api_port(), cfg.data_dir);
 	sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", cfg.listen_address, api_port());
+	watchdog_start(&(struct watchdog_probe){ cfg.local_socket, cfg.tls ? NULL : cfg.listen_address, api_port() });
 
 	int sig = wait_for_signal();
 	log_info("received %s: shutting down", strsignal(sig));
