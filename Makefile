@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test bench clean
+.PHONY: all deps build build-asan run test bench deb clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: build build-asan
 
 bench: build
 	@bench/run-all $(BUILD)
+
+# The Debian package, built by dpkg-buildpackage from a staged copy (scripts/make-deb
+# says why); the .deb lands in $(BUILD)/deb.
+deb: deps
+	@JOBS=$(JOBS) scripts/make-deb $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
