@@ -178,5 +178,52 @@ class DebianPackageTest(unittest.TestCase):
             n.close()
 
 
+# What both packages ship, by where the file goes (docs and the unit
+# directory differ between the distributions by convention).
+SHIPPED = ["/etc/sanpool/sanpoold.conf", "/usr/bin/sanpoolctl", "/usr/sbin/sanpoold", "/usr/share/sanpool/make-certs"]
+
+
+@unittest.skipUnless(shutil.which("rpmbuild"), "needs rpmbuild (Debian's rpm package, scripts/install-deps)")
+class RpmSpecTest(unittest.TestCase):
+    """packaging/sanpool.spec builds, with Debian's rpmbuild (--nodeps: the
+    BuildRequires name Fedora's packages), into the files the .deb has."""
+
+    def test_spec_builds_the_same_files(self):
+        tmp = tempfile.mkdtemp(prefix="sanpool-rpm-")
+        try:
+            self.build_and_check(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def build_and_check(self, tmp):
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            version = [l for l in f if l.startswith("project(sanpool VERSION")][0].split()[2]
+        with open(os.path.join(ROOT, "packaging", "sanpool.spec")) as f:
+            self.assertIn("\nVersion:        %s\n" % version, f.read())
+        os.makedirs(os.path.join(tmp, "SOURCES"))
+        files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+        files = b"\0".join(f for f in files.split(b"\0") if f and os.path.exists(os.path.join(ROOT, f.decode())))
+        subprocess.run(["tar", "--null", "-T", "-", "--transform", "s,^,sanpool-%s/," % version, "-czf",
+                        os.path.join(tmp, "SOURCES", "sanpool-%s.tar.gz" % version)], cwd=ROOT, input=files,
+                       check=True)
+        p = subprocess.run(["nice", "rpmbuild", "-bb", "--nodeps", "--define", "_topdir " + tmp,
+                            "--define", "debug_package %{nil}", "--define", "_smp_mflags -j2",
+                            os.path.join(ROOT, "packaging", "sanpool.spec")],
+                           capture_output=True, text=True, timeout=840)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        rpms = glob.glob(os.path.join(tmp, "RPMS", "*", "sanpool-%s-*.rpm" % version))
+        self.assertEqual(len(rpms), 1, rpms)
+        listed = subprocess.run(["rpm", "-qlp", rpms[0]], check=True, capture_output=True,
+                                text=True).stdout.split()
+        listed = [f for f in listed if not f.startswith("/usr/lib/.build-id")]
+        for f in SHIPPED + ["/usr/lib/systemd/system/sanpoold.service", "/usr/share/doc/sanpool-%s/README.md" % version]:
+            self.assertIn(f, listed)
+        self.assertEqual(subprocess.run(["rpm", "-qpc", rpms[0]], check=True, capture_output=True,
+                                        text=True).stdout.split(), ["/etc/sanpool/sanpoold.conf"])
+        scripts = subprocess.run(["rpm", "-qp", "--scripts", rpms[0]], check=True, capture_output=True,
+                                 text=True).stdout
+        self.assertIn("/usr/share/sanpool/make-certs init /etc/sanpool/pki", scripts)
+
+
 if __name__ == "__main__":
     unittest.main()
