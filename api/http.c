@@ -302,8 +302,10 @@ int api_start(const struct api_config *cfg)
 				      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
 				      (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 				      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
-	if (!srv.daemon)
+	if (!srv.daemon) {
+		tls_release();
 		return log_error_errno(-EADDRINUSE, "cannot listen on %s port %d", cfg->address, cfg->port);
+	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv.port = info ? info->port : cfg->port;
 	if (cfg->local_socket && cfg->local_socket[0] && start_local(cfg->local_socket) < 0) {

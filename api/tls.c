@@ -102,11 +102,10 @@ void tls_release(void)
 	memset(&pem, 0, sizeof(pem));
 }
 
-int tls_options(const struct api_tls *tls, struct MHD_OptionItem opts[TLS_OPTIONS_MAX])
+static int load(const struct api_tls *tls)
 {
 	int r;
 
-	tls_release();
 	if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
 		return log_error_errno(-ENOTSUP, "this libmicrohttpd has no TLS support (built without GnuTLS)");
 	if ((r = read_file(tls->cert, PEM_MAX, &pem.cert, NULL)) < 0)
@@ -115,8 +114,18 @@ int tls_options(const struct api_tls *tls, struct MHD_OptionItem opts[TLS_OPTION
 		return log_error_errno(r, "cannot read tls_key %s: %m", tls->key);
 	if ((r = read_file(tls->ca, PEM_MAX, &pem.ca, NULL)) < 0)
 		return log_error_errno(r, "cannot read tls_ca %s: %m", tls->ca);
-	if ((r = check_files(tls)) < 0)
+	return check_files(tls);
+}
+
+int tls_options(const struct api_tls *tls, struct MHD_OptionItem opts[TLS_OPTIONS_MAX])
+{
+	int r;
+
+	tls_release();
+	if ((r = load(tls)) < 0) {
+		tls_release();
 		return r;
+	}
 	int n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, pem.cert };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, pem.key };
