@@ -10,7 +10,7 @@ import unittest
 
 from sanpool import Daemon
 
-PERIOD_US = 600000  # WatchdogSec=0.6: a ping every 0.2 s
+PERIOD_US = 1500000  # WatchdogSec=1.5: a probe and ping every 0.5 s, probes time out after 0.5 s
 
 
 class WatchdogTest(unittest.TestCase):
@@ -58,33 +58,35 @@ class WatchdogTest(unittest.TestCase):
             pass
         self.notify.setblocking(True)
 
-    def wait_log(self, text, timeout=20):
+    def wait_log(self, text, since=0, timeout=20):
+        """Waits for text in the log after its first since characters."""
         deadline = time.monotonic() + timeout
-        while text not in self.d.read_log():
+        while text not in self.d.read_log()[since:]:
             self.assertLess(time.monotonic(), deadline, "no %r in the log:\n%s" % (text, self.d.read_log()[-3000:]))
             time.sleep(0.05)
 
     def test_pings_while_the_api_answers(self):
-        self.wait_log("watchdog: pinging every 200 ms while the API answers on %s" % self.d.sock)
-        # 0.2 s apart: at least 5 in 2 s (10 expected), none missing for a whole period
-        self.assertGreaterEqual(self.pings_within(2.0), 5)
+        self.wait_log("watchdog: pinging every 500 ms while the API answers on %s" % self.d.sock)
+        # 0.5 s apart: 6 expected in 3 s; at least 3 even on a loaded machine
+        self.assertGreaterEqual(self.pings_within(3.0), 3)
 
     def test_no_ping_while_the_api_does_not_answer(self):
-        self.assertGreater(self.pings_within(1.0), 0)
+        self.assertGreater(self.pings_within(2.0), 0)
+        mark = len(self.d.read_log())
         # the local socket's server takes 64 connections: hold them all, idle
         for _ in range(64):
             c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             c.connect(self.d.sock)
             self.clients.append(c)
-        self.wait_log("watchdog: the API does not answer on %s" % self.d.sock)
+        self.wait_log("watchdog: the API does not answer on %s" % self.d.sock, since=mark)
         self.drain()
         # over two whole periods no ping: systemd would restart the agent
         self.assertEqual(self.pings_within(2 * PERIOD_US / 1e6), 0)
         for c in self.clients:
             c.close()
         self.clients = []
-        self.wait_log("watchdog: the API answers again on %s" % self.d.sock)
-        self.assertGreater(self.pings_within(1.0), 0)
+        self.wait_log("watchdog: the API answers again on %s" % self.d.sock, since=mark)
+        self.assertGreater(self.pings_within(2.0), 0)
 
 
 class NoWatchdogTest(unittest.TestCase):
