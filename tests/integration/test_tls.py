@@ -235,6 +235,30 @@ class UnixSocketTest(DaemonTest):
         c.close()
 
 
+DEFAULT_SOCKET = "/run/sanpool/sanpoold.sock"
+
+
+@unittest.skipUnless(os.geteuid() == 0 and not os.path.exists(DEFAULT_SOCKET),
+                     "needs root and no sanpoold on %s" % DEFAULT_SOCKET)
+class DefaultSocketTest(DaemonTest):
+    """sanpoolctl with no --url and no $SANPOOL_URL: the packaged local socket
+    when it exists. The daemon has a host_id no other would have, and no TCP
+    port sanpoolctl could guess (port 0)."""
+
+    conf_extra = "local_socket = %s\nhost_id = 1999\n" % DEFAULT_SOCKET
+
+    def test_sanpoolctl_uses_the_local_socket_by_default(self):
+        p = subprocess.run([SANPOOLCTL, "--json", "host"], capture_output=True, text=True, env=ctl_env(),
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["host_id"], 1999)
+        # an explicit URL still wins over the socket
+        p = subprocess.run([SANPOOLCTL, "--url", "http://127.0.0.1:1", "host"], capture_output=True, text=True,
+                           env=ctl_env(), timeout=120)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("127.0.0.1:1", p.stderr)
+
+
 class RefusedConfigTest(unittest.TestCase):
     """Configurations the daemon refuses at start, saying why, before it listens."""
 
