@@ -236,6 +236,11 @@ class SpmTest(unittest.TestCase):
         self.writers.aim([self.h1, self.h3])
         g2 = self.start_spm(self.h2)
         self.assertEqual(g2, g1 + 1)
+        # the lease states in /metrics
+        for h, spm in ((self.h1, "free"), (self.h2, "held")):
+            st, text = h.call_text("/metrics")
+            self.assertIn('sanpool_lease_state{lockspace="%s",resource="SPM",state="%s"} 1' % (self.dom, spm), text)
+            self.assertIn('sanpool_lease_state{lockspace="%s",resource="",state="held"} 1' % self.dom, text)
         self.create(self.h2, "after-handover")
         self.finish_threads()
 
