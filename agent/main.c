@@ -11,6 +11,8 @@
 
 #include "agent/config.h"
 #include "api/http.h"
+#include "lib/connections.h"
+#include "lib/devices.h"
 #include "lib/domain_block.h"
 #include "lib/ops.h"
 #include "lib/store.h"
@@ -100,8 +102,9 @@ int main(int argc, char **argv)
 
 	domain_block_configure(&(struct block_settings){
 		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size });
-	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0)
+	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0 || connections_open(cfg.data_dir) < 0)
 		return 1;
+	devices_monitor_start(5000);
 	ops_recover_all();
 	if (task_runner_start(cfg.task_workers) < 0)
 		return log_error_errno(-EAGAIN, "cannot start task workers"), 1;
@@ -126,6 +129,8 @@ int main(int argc, char **argv)
 	api_stop();
 	task_runner_stop();
 	store_close();
+	devices_monitor_stop();
+	connections_close();
 	domain_block_shutdown();
 	log_info("stopped");
 	return 0;

@@ -32,6 +32,7 @@ struct route {
 
 /* Each resource's table ends with a { NULL } entry. */
 extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[];
+extern const struct route device_routes[], connection_routes[];
 
 /* Shared by handlers. */
 void reply_json(struct response *res, int status, json_object *body);

@@ -1,0 +1,31 @@
+/* /v1/devices: the LUNs this host sees through multipath. */
+#include <microhttpd.h>
+
+#include "api/body.h"
+#include "api/route.h"
+#include "lib/devices.h"
+#include "lib/util/cleanup.h"
+
+static void list_devices(const struct request *req, struct response *res)
+{
+	(void)req;
+	reply_found(res, devices_list_json(api_host.host_id));
+}
+
+/* After a LUN grew on its target: rescan every iSCSI session and resize the
+ * multipath maps whose paths grew; then POST /v1/domains/{domain}/resize
+ * grows the domain's PVs. */
+static void rescan_devices(const struct request *req, struct response *res)
+{
+	if (body_check(req->body, NULL, 0) < 0) {
+		reply_error(res);
+		return;
+	}
+	reply_found(res, devices_rescan_json(api_host.host_id));
+}
+
+const struct route device_routes[] = {
+	{ "GET", "/v1/devices", list_devices },
+	{ "POST", "/v1/devices/rescan", rescan_devices },
+	{ NULL, NULL, NULL },
+};

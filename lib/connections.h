@@ -1,0 +1,30 @@
+/* Storage connections: the iSCSI targets this host logs in to, kept in
+ * <data_dir>/connections.json (mode 0600: it holds CHAP secrets) and logged
+ * in again when sanpoold starts. One connection per target; connecting again
+ * is a no-op that repairs missing sessions. */
+#pragma once
+#include <json-c/json.h>
+#include <stdbool.h>
+
+struct connection_spec {
+	const char *target;
+	const char *const *portals; /* NULL-terminated, 1..8 */
+	const char *chap_username;  /* NULL: no CHAP */
+	const char *chap_password;
+};
+
+/* Loads the records from data_dir and logs in to each (failures are logged,
+ * start goes on). */
+int connections_open(const char *data_dir);
+void connections_close(void);
+
+/* Connects (see above). Returns 1 when created, 0 when it existed, with the
+ * connection's JSON in *ret; -SP_E_BAD_REQUEST naming the field for bad input
+ * or refused credentials (then nothing is kept), -SP_E_TOOL_FAILED when no
+ * portal could be logged in to. */
+int connection_connect(const struct connection_spec *spec, json_object **ret);
+/* Logs out of every portal of connection id and forgets it. */
+int connection_disconnect(const char *id);
+/* The connection with its live per-portal status (NULL, not found recorded). */
+json_object *connection_json(const char *id);
+json_object *connections_json(void);
