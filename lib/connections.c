@@ -282,6 +282,27 @@ json_object *connection_json(const char *id)
 	return view_live(rec, NULL);
 }
 
+char **connections_disks(void)
+{
+	struct iscsi_session *s = NULL;
+	size_t ns = 0, n = 0;
+	if (iscsi_sessions(&s, &ns) < 0)
+		ns = 0;
+	char **out = xcalloc(1, sizeof(*out));
+	LOCKED;
+	for (size_t i = 0; i < ns; i++) {
+		if (!st.records || !find("target", s[i].target))
+			continue;
+		for (size_t d = 0; d < s[i].n_disks; d++) {
+			out = xrealloc(out, (n + 2) * sizeof(*out));
+			out[n++] = xstrdup(s[i].disks[d]);
+			out[n] = NULL;
+		}
+	}
+	free(s);
+	return out;
+}
+
 json_object *connections_json(void)
 {
 	LOCKED;

@@ -28,3 +28,6 @@ int connection_disconnect(const char *id);
 /* The connection with its live per-portal status (NULL, not found recorded). */
 json_object *connection_json(const char *id);
 json_object *connections_json(void);
+/* The SCSI disks (sda ...) on sessions of the connected targets,
+ * NULL-terminated, allocated (free each and the array). */
+char **connections_disks(void);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/connections.h"
 #include "lib/device_sharing.h"
 #include "lib/iscsi.h"
 #include "lib/multipath.h"
@@ -30,6 +31,36 @@ static void set_str(char *dst, size_t size, const char *src)
 	size_t n = strnlen(src, size - 1);
 	memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+/* /proc and /sys files report a size of 0 or 4096 whatever they hold:
+ * read until EOF (at most max bytes). */
+static int read_virtual(const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 4096, len = 0;
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max)
+				return -EFBIG;
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
 }
 
 const char *device_use_str(enum device_use u)
@@ -104,9 +135,8 @@ bool mountinfo_has_dev(const char *mountinfo, dev_t dev)
 static bool read_dev_file(const char *path, dev_t *ret)
 {
 	_cleanup_free_ char *data = NULL;
-	size_t len;
 	unsigned maj, min;
-	if (read_file(path, 64, &data, &len) < 0 || sscanf(data, "%u:%u", &maj, &min) != 2)
+	if (read_virtual(path, 4096, &data) < 0 || sscanf(data, "%u:%u", &maj, &min) != 2)
 		return false;
 	*ret = makedev(maj, min);
 	return true;
@@ -270,12 +300,11 @@ int device_usage_probe(const char *devpath, struct device_usage *ret)
 	struct device_usage u = { DEVICE_FREE, "" };
 	struct stat st;
 	_cleanup_free_ char *mountinfo = NULL;
-	size_t len;
 	int r;
 
 	if (stat(devpath, &st) < 0 || !S_ISBLK(st.st_mode))
 		return sp_bad_field("devices", "%s is not a block device", devpath);
-	if ((r = read_file("/proc/self/mountinfo", 4 << 20, &mountinfo, &len)) < 0)
+	if ((r = read_virtual("/proc/self/mountinfo", 4 << 20, &mountinfo)) < 0)
 		return sp_error_set(r, "io_error", "", "cannot read /proc/self/mountinfo: %s", strerror(-r));
 
 	dev_t host[4], anc[64];
@@ -341,8 +370,7 @@ static uint64_t sysfs_size_bytes(const char *blockdev)
 {
 	_cleanup_free_ char *path = xasprintf("/sys/block/%s/size", blockdev);
 	_cleanup_free_ char *data = NULL;
-	size_t len;
-	if (read_file(path, 64, &data, &len) < 0)
+	if (read_virtual(path, 4096, &data) < 0)
 		return 0;
 	return strtoull(data, NULL, 10) * 512;
 }
@@ -502,6 +530,34 @@ static bool path_up(const struct mp_path *p)
 	       (strcmp(p->check_state, "ready") == 0 || strcmp(p->check_state, "ghost") == 0);
 }
 
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The multipath drop-in names the LUNs on sessions of sanpool's connections:
+ * those get sanpool's settings, every other device the host's own. */
+static void manage_connected_luns(const struct mp_path_line *paths, size_t n)
+{
+	char **disks = connections_disks();
+	const char **wwids = xcalloc(n + 1, sizeof(*wwids));
+	size_t nw = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool ours = false, dup = false;
+		for (size_t d = 0; disks[d] && !ours; d++)
+			ours = strcmp(disks[d], paths[i].path.dev) == 0;
+		for (size_t j = 0; j < nw && !dup; j++)
+			dup = strcmp(wwids[j], paths[i].wwid) == 0;
+		if (ours && !dup && paths[i].wwid[0])
+			wwids[nw++] = paths[i].wwid;
+	}
+	/* sorted: the same LUNs always give the same file, and no needless reconfigure */
+	qsort(wwids, nw, sizeof(*wwids), cmp_cstr);
+	if ((nw > 0 || path_exists(MULTIPATH_DROPIN)) && multipath_conf_apply(MULTIPATH_DROPIN, wwids, nw) < 0)
+		log_warning("multipath: %s", sp_error_last()->message);
+	free(wwids);
+	for (size_t d = 0; disks[d]; d++)
+		free(disks[d]);
+	free(disks);
+}
+
 static void monitor_once(void)
 {
 	struct mp_path_line *now = NULL;
@@ -522,6 +578,7 @@ static void monitor_once(void)
 	free(mon.last);
 	mon.last = now;
 	mon.n_last = n;
+	manage_connected_luns(now, n);
 }
 
 static void *monitor_main(void *arg)

@@ -14,6 +14,7 @@
 /* iscsiadm's exit codes (open-iscsi's iscsi_err.h) that are not failures here */
 enum {
 	ISCSI_ERR_SESS_EXISTS = 15,
+	ISCSI_ERR_FATAL_LOGIN = 19, /* non-retryable: e.g. the target's ACL does not name this initiator */
 	ISCSI_ERR_NO_OBJS_FOUND = 21,
 	ISCSI_ERR_LOGIN_AUTH_FAILED = 24,
 };
@@ -192,6 +193,10 @@ int iscsi_login(const char *target, const char *portal, const struct iscsi_chap 
 		r = sp_bad_field(use_chap ? "chap_password" : "chap_username",
 				 "%s at %s refused the login: authorization failure (%s)", target, portal,
 				 use_chap ? "wrong CHAP credentials" : "the target requires CHAP");
+		break;
+	case ISCSI_ERR_FATAL_LOGIN:
+		r = sp_bad_field("target", "%s at %s refused the login (this host's initiator is not allowed, or there "
+				 "is no such target)", target, portal);
 		break;
 	default: {
 		const char *argv[] = { "iscsiadm", "-m", "node", "-T", target, "-p", portal, "--login", NULL };

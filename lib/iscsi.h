@@ -28,8 +28,9 @@ struct iscsi_chap {
 };
 
 /* Makes the node record of target at portal (with CHAP or without) and logs
- * in. Already logged in is success (idempotent). Returns 0, or -SP_E_BAD_REQUEST
- * (field "chap_password") when the target refused the credentials, or
+ * in. Already logged in is success (idempotent). Returns 0, or -SP_E_BAD_REQUEST when the
+ * target refused the credentials (field "chap_password", or "chap_username"
+ * when it wants CHAP and got none) or this initiator (field "target"), or
  * -SP_E_TOOL_FAILED with iscsiadm's message. */
 int iscsi_login(const char *target, const char *portal, const struct iscsi_chap *chap);
 /* Logs out of target at portal and deletes its node record; not logged in is success. */

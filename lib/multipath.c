@@ -131,10 +131,10 @@ int multipath_parse_paths(const char *text, struct mp_path_line **ret, size_t *r
 	char *rest = copy, *line;
 
 	while ((line = strsep(&rest, "\n"))) {
-		char *f[8];
+		char *f[10];
 		if (!*line)
 			continue;
-		if (split_bar(line, f, 8) != 7) {
+		if (split_bar(line, f, 10) != 9) {
 			free(out);
 			return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "",
 					    "multipathd show paths: malformed line \"%s\"", line);

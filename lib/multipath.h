@@ -34,7 +34,8 @@ struct mp_path_line {
 	char wwid[128];
 	struct mp_path path;
 };
-#define MP_PATHS_FORMAT "%w|%d|%D|%t|%T|%o|%p"
+/* wwid|dev|dev_t|dm state|checker state|device state|priority|vendor,product|protocol */
+#define MP_PATHS_FORMAT "%w|%d|%D|%t|%T|%o|%p|%s|%P"
 
 /* Parses `multipathd show maps json`; returns the number of maps (>= 0) in
  * *ret_maps, or -SP_E_TOOL_FAILED when the text is not that document. */
