@@ -55,10 +55,12 @@ static void delete_connection(const struct request *req, struct response *res)
 	int r = body_check(req->body, NULL, 0);
 	if (r == 0)
 		r = connection_disconnect(req->params[0]);
-	if (r < 0)
+	if (r < 0) {
 		reply_error(res);
-	else
-		reply_json(res, MHD_HTTP_NO_CONTENT, NULL);
+		return;
+	}
+	/* answered like every removal: 202 with its task, already ended (logouts take seconds, not minutes) */
+	reply_ended_task(res, "disconnect", NULL);
 }
 
 const struct route connection_routes[] = {

@@ -182,7 +182,8 @@ static int multipathd(const char *const argv[], char **ret_out)
 	if (r < 0)
 		return sp_error_set(r, "tool_failed", "", "cannot run multipathd: %s", strerror(-r));
 	if (res.exit_status != 0 || strstr(res.out, "can't connect") || strstr(res.err, "can't connect")) {
-		bool down = strstr(res.out, "connect") || strstr(res.err, "connect");
+		/* not running: "can't connect" from some versions, a silent exit 1 from 0.9.4 */
+		bool down = strstr(res.out, "connect") || strstr(res.err, "connect") || (!*res.out && !*res.err);
 		r = sp_error_set(down ? -ENOENT : -SP_E_TOOL_FAILED, down ? "unavailable" : "tool_failed", "",
 				 "multipathd %s %s: exit %d: %s%s", argv[1], argv[2] ? argv[2] : "", res.exit_status,
 				 res.err, res.out);

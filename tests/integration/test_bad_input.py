@@ -92,6 +92,9 @@ class BadInputTest(DaemonTest):
             ("DELETE", "/v1/domains/" + self.dom2, None),
             ("POST", "/v1/domains/%s/devices" % self.dom2, {"device": "/dev/loop0"}),
             ("POST", "/v1/domains/%s/resize" % self.dom2, None),
+            ("POST", "/v1/connections", {"target": "iqn.2026-11.org.sanpool.test:none", "portals": ["127.0.0.1:9"]}),
+            ("DELETE", "/v1/connections/" + NO_UUID, None),
+            ("POST", "/v1/devices/rescan", None),
         ]
 
     def test_every_post_and_delete_route_is_covered(self):
@@ -107,7 +110,8 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/copy",
                    "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort",
                    "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
-                   "POST /v1/domains/{domain}/resize"}
+                   "POST /v1/domains/{domain}/resize", "POST /v1/connections",
+                   "DELETE /v1/connections/{connection}", "POST /v1/devices/rescan"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 
