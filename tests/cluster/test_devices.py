@@ -16,7 +16,9 @@ d. path loss during writes (issue 5 e): one path of the boot LUN fails while a w
    path; the path comes back: healthy again;
 e. LUN grow: a block domain on the "grow" LUN; the LUN grows on the target; a rescan
    through the API shows the new size and the domain grows by it; a second domain on
-   that device is refused (in use) and the connection can be disconnected and made again.
+   that device is refused (in use);
+f. connections are kept: after a session is lost by hand and sanpoold restarts, it is
+   logged in again (CHAP too); a disconnect logs out and forgets the connection.
 
 Run by hand: python3 tests/cluster/test_devices.py (root).
 """
@@ -220,6 +222,44 @@ class DevicesTest(unittest.TestCase):
         t = h1.wait_task(acc["task"])
         self.assertEqual(t["state"], "finished", t)
         self.assertEqual(t["result"]["free_bytes"] - free0, 1 * GiB, t)
+
+    def restart_sanpoold(self, guest):
+        """Stops sanpoold in the guest (SIGTERM, waited for) and starts it again as guest.sh does."""
+        guest.run("pid=$(cat /run/sanpoold.pid); kill $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
+                  "(\"%s\" --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 & echo $! > /run/sanpoold.pid)"
+                  % self.cluster.sanpoold, check=True)
+        guest._close()
+        poll(lambda: self._up(guest), "sanpoold back on %s" % guest.name)
+
+    def _up(self, guest):
+        try:
+            return guest.get("/v1/host")[0] == 200
+        except OSError:
+            guest._close()
+            return False
+
+    def test_f_connections_restored_at_start_and_disconnect(self):
+        h1 = self.g[0]
+        st, lst = h1.get("/v1/connections")
+        chap = [c for c in lst["connections"] if c["target"] == CHAP_IQN]
+        self.assertEqual(len(chap), 1, lst)
+        h1.run("iscsiadm -m node -T %s --logout" % CHAP_IQN, check=True)
+        st, c = h1.get("/v1/connections/" + chap[0]["id"])
+        self.assertEqual(c["status"], "disconnected", c)
+        self.restart_sanpoold(h1)
+        st, c = h1.get("/v1/connections/" + chap[0]["id"])
+        self.assertEqual((st, c["status"]), (200, "connected"), c)
+        self.assertNotIn(CHAP_SECRET, h1.read("sanpoold.log"))
+        rc, out = h1.run("stat -c %a /var/lib/sanpool/connections.json", check=True)
+        self.assertEqual(out.strip(), "600")
+        # disconnect: logged out, forgotten, the LUN gone from this host
+        st, acc = h1.request("DELETE", "/v1/connections/" + chap[0]["id"])
+        self.assertEqual(st, 202, acc)
+        st, e = h1.get("/v1/connections/" + chap[0]["id"])
+        self.assertEqual(st, 404, e)
+        rc, out = h1.run("iscsiadm -m session")
+        self.assertNotIn(CHAP_IQN, out)
+        poll(lambda: self.device_of_target(h1, CHAP_IQN) is None, "the CHAP LUN gone from h1")
 
 
 if __name__ == "__main__":
