@@ -1,5 +1,5 @@
-/* /v1/connections: iSCSI targets this host logs in to. CHAP secrets are
- * accepted here and never returned. */
+/* /v1/connections: iSCSI targets this host logs in to, NFS exports it mounts.
+ * CHAP secrets are accepted here and never returned. */
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +25,21 @@ static void create_connection(const struct request *req, struct response *res)
 {
 	static const struct field_spec spec[] = {
 		{ "kind", FIELD_STRING, false },
-		{ "target", FIELD_STRING, true },
-		{ "portals", FIELD_STRING_ARRAY, true },
+		{ "target", FIELD_STRING, false },
+		{ "portals", FIELD_STRING_ARRAY, false },
 		{ "chap_username", FIELD_STRING, false },
 		{ "chap_password", FIELD_STRING, false },
+		{ "export", FIELD_STRING, false },
+		{ "mount_options", FIELD_STRING, false },
 	};
 	json_object *o = NULL;
 	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
-	if (r == 0 && body_str(req->body, "kind") && strcmp(body_str(req->body, "kind"), "iscsi") != 0)
-		r = sp_bad_field("kind", "kind must be \"iscsi\"");
 	if (r == 0) {
 		_cleanup_free_ const char **portals = body_str_array(req->body, "portals");
 		struct connection_spec cs = {
+			.kind = body_str(req->body, "kind"),
+			.export_ = body_str(req->body, "export"),
+			.mount_options = body_str(req->body, "mount_options"),
 			.target = body_str(req->body, "target"),
 			.portals = portals,
 			.chap_username = body_str(req->body, "chap_username"),

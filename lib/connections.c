@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/iscsi.h"
+#include "lib/nfs.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
@@ -22,6 +23,7 @@
 static struct {
 	pthread_mutex_t lock;
 	char *path;
+	char *data_dir;
 	json_object *records; /* array */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -82,6 +84,7 @@ int connections_open(const char *data_dir)
 	int r;
 
 	st.path = xasprintf("%s/connections.json", data_dir);
+	st.data_dir = xstrdup(data_dir);
 	if ((r = read_file(st.path, 1 << 20, &data, &len)) == -ENOENT) {
 		st.records = json_object_new_array();
 		return 0;
@@ -95,6 +98,11 @@ int connections_open(const char *data_dir)
 	for (size_t i = 0; i < json_object_array_length(st.records); i++) {
 		json_object *rec = json_object_array_get_idx(st.records, i), *portals = json_object_object_get(rec, "portals");
 		struct iscsi_chap chap;
+		if (rec_str(rec, "export")) {
+			if (nfs_mount(rec_str(rec, "export"), rec_str(rec, "mount_options"), rec_str(rec, "mount_point")) < 0)
+				log_warning("connections: %s: %s", rec_str(rec, "export"), sp_error_last()->message);
+			continue;
+		}
 		chap_of(rec, &chap);
 		for (size_t p = 0; portals && p < json_object_array_length(portals); p++) {
 			const char *portal = json_object_get_string(json_object_array_get_idx(portals, p));
@@ -112,11 +120,29 @@ void connections_close(void)
 	st.records = NULL;
 	free(st.path);
 	st.path = NULL;
+	free(st.data_dir);
+	st.data_dir = NULL;
+}
+
+static json_object *view_nfs(json_object *rec)
+{
+	json_object *o = json_object_new_object();
+	const char *opts = rec_str(rec, "mount_options");
+	json_object_object_add(o, "id", json_object_new_string(rec_str(rec, "id")));
+	json_object_object_add(o, "kind", json_object_new_string("nfs"));
+	json_object_object_add(o, "export", json_object_new_string(rec_str(rec, "export")));
+	json_object_object_add(o, "mount_options", opts ? json_object_new_string(opts) : NULL);
+	json_object_object_add(o, "mount_point", json_object_new_string(rec_str(rec, "mount_point")));
+	json_object_object_add(o, "status", json_object_new_string(nfs_is_mounted(rec_str(rec, "mount_point"))
+									  ? "connected" : "disconnected"));
+	return o;
 }
 
 /* The API view: no secret, and each portal's live state. */
 static json_object *view(json_object *rec, const struct iscsi_session *s, size_t ns, json_object *errors)
 {
+	if (rec_str(rec, "export"))
+		return view_nfs(rec);
 	json_object *o = json_object_new_object(), *ports = json_object_new_array();
 	json_object *portals = json_object_object_get(rec, "portals");
 	const char *target = rec_str(rec, "target");
@@ -164,9 +190,68 @@ static json_object *view_live(json_object *rec, json_object *errors)
 	return o;
 }
 
+static int check_nfs_spec(const struct connection_spec *spec)
+{
+	char bad[64] = "";
+	if (spec->target || spec->portals || spec->chap_username || spec->chap_password)
+		return sp_bad_field(spec->target ? "target" : spec->portals ? "portals"
+				    : spec->chap_username ? "chap_username" : "chap_password",
+				    "target, portals and CHAP are for iSCSI connections");
+	if (!spec->export_)
+		return sp_bad_field("export", "field export is required for an NFS connection");
+	if (!nfs_export_is_valid(spec->export_))
+		return sp_bad_field("export", "export must be server:/absolute/path without . or .. components");
+	if (!nfs_options_are_valid(spec->mount_options, bad, sizeof(bad)))
+		return sp_bad_field("mount_options", "mount option \"%s\" is not allowed (see the API document)", bad);
+	return 0;
+}
+
+/* An NFS export: mounted on <data_dir>/mnt/<id>; the same export again is the same connection. */
+static int connect_nfs(const struct connection_spec *spec, json_object **ret)
+{
+	int r;
+	if ((r = check_nfs_spec(spec)) < 0)
+		return r;
+	LOCKED;
+	if (!st.records)
+		return sp_conflict("connections are not available (no data_dir)");
+	json_object *rec = find("export", spec->export_);
+	if (rec) {
+		if ((r = nfs_mount(spec->export_, rec_str(rec, "mount_options"), rec_str(rec, "mount_point"))) < 0)
+			return r;
+		*ret = view_nfs(rec);
+		return 0;
+	}
+	char id[UUID_STR_LEN];
+	uuid_generate_str(id);
+	_cleanup_free_ char *dir = xasprintf("%s/mnt/%s", st.data_dir, id);
+	if ((r = nfs_mount(spec->export_, spec->mount_options, dir)) < 0) {
+		rmdir(dir);
+		return r;
+	}
+	rec = json_object_new_object();
+	json_object_object_add(rec, "id", json_object_new_string(id));
+	json_object_object_add(rec, "kind", json_object_new_string("nfs"));
+	json_object_object_add(rec, "export", json_object_new_string(spec->export_));
+	if (spec->mount_options && *spec->mount_options)
+		json_object_object_add(rec, "mount_options", json_object_new_string(spec->mount_options));
+	json_object_object_add(rec, "mount_point", json_object_new_string(dir));
+	json_object_array_add(st.records, rec);
+	if ((r = save()) < 0)
+		return r;
+	*ret = view_nfs(rec);
+	return 1;
+}
+
 static int check_spec(const struct connection_spec *spec)
 {
 	size_t n = 0;
+	if (spec->export_ || spec->mount_options)
+		return sp_bad_field(spec->export_ ? "export" : "mount_options", "export and mount_options are for NFS connections");
+	if (!spec->target)
+		return sp_bad_field("target", "field target is required for an iSCSI connection");
+	if (!spec->portals)
+		return sp_bad_field("portals", "field portals is required for an iSCSI connection");
 	if (!iscsi_target_is_valid(spec->target))
 		return sp_bad_field("target", "target must be an iSCSI name (iqn., eui. or naa., lowercase)");
 	for (; spec->portals && spec->portals[n]; n++) {
@@ -191,6 +276,10 @@ static int check_spec(const struct connection_spec *spec)
 int connection_connect(const struct connection_spec *spec, json_object **ret)
 {
 	int r;
+	if (spec->kind && strcmp(spec->kind, "nfs") == 0)
+		return connect_nfs(spec, ret);
+	if (spec->kind && strcmp(spec->kind, "iscsi") != 0)
+		return sp_bad_field("kind", "kind must be \"iscsi\" or \"nfs\"");
 	if ((r = check_spec(spec)) < 0)
 		return r;
 	LOCKED;
@@ -257,7 +346,13 @@ int connection_disconnect(const char *id)
 	if (!rec)
 		return sp_not_found("no connection %s", id);
 	json_object *portals = json_object_object_get(rec, "portals");
-	for (size_t i = 0; i < json_object_array_length(portals); i++) {
+	if (rec_str(rec, "export")) {
+		int r = nfs_umount(rec_str(rec, "mount_point"));
+		if (r < 0)
+			return r;
+		rmdir(rec_str(rec, "mount_point"));
+	}
+	for (size_t i = 0; portals && i < json_object_array_length(portals); i++) {
 		int r = iscsi_logout(rec_str(rec, "target"), json_object_get_string(json_object_array_get_idx(portals, i)));
 		if (r < 0)
 			return r;

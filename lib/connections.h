@@ -1,4 +1,5 @@
-/* Storage connections: the iSCSI targets this host logs in to, kept in
+/* Storage connections: the iSCSI targets this host logs in to and the NFS
+ * exports it mounts (on <data_dir>/mnt/<id>, for file domains), kept in
  * <data_dir>/connections.json (mode 0600: it holds CHAP secrets) and logged
  * in again when sanpoold starts. One connection per target; connecting again
  * is a no-op that repairs missing sessions. */
@@ -7,6 +8,9 @@
 #include <stdbool.h>
 
 struct connection_spec {
+	const char *kind;           /* "iscsi" (default) or "nfs" */
+	const char *export_;        /* nfs: server:/path */
+	const char *mount_options;  /* nfs: NULL for the defaults */
 	const char *target;
 	const char *const *portals; /* NULL-terminated, 1..8 */
 	const char *chap_username;  /* NULL: no CHAP */

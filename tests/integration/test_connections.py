@@ -31,7 +31,9 @@ class ConnectionsTest(DaemonTest):
             with self.subTest(portals=portals):
                 self.refused(dict(ok, portals=portals), "portals")
         self.refused(dict(ok, portals=[5]), "portals")
-        self.refused(dict(ok, kind="nfs"), "kind")
+        self.refused(dict(ok, kind="tape"), "kind")
+        self.refused(dict(ok, kind="nfs"), "target")
+        self.refused(dict(ok, export="srv:/x"), "export")
         self.refused(dict(ok, chap_username="u"), "chap_password")
         self.refused(dict(ok, chap_password=SECRET), "chap_username")
         self.refused(dict(ok, chap_username="u", chap_password="short"), "chap_password")
@@ -43,6 +45,20 @@ class ConnectionsTest(DaemonTest):
         self.assertNotIn(SECRET, self.d.read_log())
         st, lst = self.d.get("/v1/connections")
         self.assertEqual((st, lst), (200, {"connections": []}))
+
+    def test_bad_nfs_requests(self):
+        ok = {"kind": "nfs", "export": "nfs.example.org:/exports/sanpool"}
+        for export in ("", "server", "/path/only", "server:relative", ":/x", "-o:/x", "srv:/a/../b", "srv:/a/..",
+                       "srv:/a/./b", "srv:/a//b", "srv:/a b", "srv:/a,b", "a b:/x", "[zz]:/x", "srv:/a\nb"):
+            with self.subTest(export=export):
+                self.refused(dict(ok, export=export), "export")
+        for opts in ("ro", "rw,ro", "vers=5", "suid", "exec", "dev", "port=0", "timeo=-1", "sec=none", "a=b",
+                     "soft,,hard", "remount", "context=system_u:object_r:x", "vers=4.2 ,soft", "x" * 600):
+            with self.subTest(opts=opts):
+                self.refused(dict(ok, mount_options=opts), "mount_options")
+        self.refused({"kind": "nfs"}, "export")
+        self.refused(dict(ok, portals=["10.0.2.2"]), "portals")
+        self.refused(dict(ok, chap_username="u", chap_password=SECRET), "chap_username")
 
     def test_unknown_connection(self):
         for method in ("GET", "DELETE"):
