@@ -94,7 +94,22 @@ int connections_open(const char *data_dir)
 	st.records = json_tokener_parse(data);
 	if (!st.records || !json_object_is_type(st.records, json_type_array))
 		return log_error_errno(-SP_E_CORRUPT, "connections: %s is not a JSON array", st.path);
-	/* at start: log in again; a target that is down now is not a reason to stay down */
+	log_info("connections: %zu loaded from %s", json_object_array_length(st.records), st.path);
+	return 0;
+}
+
+void connections_restore(void)
+{
+	struct iscsi_session *s = NULL;
+	size_t ns = 0;
+	if (iscsi_sessions(&s, &ns) < 0)
+		ns = 0;
+	LOCKED;
+	if (!st.records) {
+		free(s);
+		return;
+	}
+	/* a target that is down now is not a reason to stay down: each failure is logged */
 	for (size_t i = 0; i < json_object_array_length(st.records); i++) {
 		json_object *rec = json_object_array_get_idx(st.records, i), *portals = json_object_object_get(rec, "portals");
 		struct iscsi_chap chap;
@@ -106,12 +121,16 @@ int connections_open(const char *data_dir)
 		chap_of(rec, &chap);
 		for (size_t p = 0; portals && p < json_object_array_length(portals); p++) {
 			const char *portal = json_object_get_string(json_object_array_get_idx(portals, p));
-			if (iscsi_login(rec_str(rec, "target"), portal, &chap) < 0)
+			bool up = false;
+			for (size_t k = 0; k < ns && !up; k++)
+				up = strcmp(s[k].target, rec_str(rec, "target")) == 0 && strcmp(s[k].portal, portal) == 0 &&
+				     strcmp(s[k].state, "LOGGED_IN") == 0;
+			if (!up && iscsi_login(rec_str(rec, "target"), portal, &chap) < 0)
 				log_warning("connections: %s at %s: %s", rec_str(rec, "target"), portal, sp_error_last()->message);
 		}
 	}
-	log_info("connections: %zu restored from %s", json_object_array_length(st.records), st.path);
-	return 0;
+	free(s);
+	log_info("connections: %zu restored", json_object_array_length(st.records));
 }
 
 void connections_close(void)

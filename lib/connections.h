@@ -17,9 +17,12 @@ struct connection_spec {
 	const char *chap_password;
 };
 
-/* Loads the records from data_dir and logs in to each (failures are logged,
- * start goes on). */
+/* Loads the records from data_dir. */
 int connections_open(const char *data_dir);
+/* Logs in again where a session is missing, mounts what is not mounted
+ * (failures are logged). Run by the device monitor thread as it starts, so
+ * that a slow or dead target does not hold up the API. */
+void connections_restore(void);
 void connections_close(void);
 
 /* Connects (see above). Returns 1 when created, 0 when it existed, with the

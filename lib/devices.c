@@ -584,6 +584,7 @@ static void monitor_once(void)
 static void *monitor_main(void *arg)
 {
 	(void)arg;
+	connections_restore();
 	while (!atomic_load(&mon.stop)) {
 		monitor_once();
 		for (int waited = 0; waited < mon.interval_ms && !atomic_load(&mon.stop); waited += 100)

@@ -213,9 +213,11 @@ class DevicesTest(unittest.TestCase):
         self.assertEqual((e["error"]["code"], e["error"]["field"]), ("device_in_use", "devices"), e)
         # the LUN grows on the target; a rescan through the API shows it, the domain grows
         self.cluster.target.grow_lun(GROW_IQN, 2 * GiB)
-        st, lst = h1.post("/v1/devices/rescan")
-        self.assertEqual(st, 200, lst)
-        grown = [x for x in lst["devices"] if x["wwid"] == d["wwid"]][0]
+        st, acc = h1.post("/v1/devices/rescan")
+        self.assertEqual(st, 202, acc)
+        t = h1.wait_task(acc["task"])
+        self.assertEqual((t["state"], t["op"], t["domain"]), ("finished", "rescan_devices", None), t)
+        grown = [x for x in t["result"]["devices"] if x["wwid"] == d["wwid"]][0]
         self.assertEqual(grown["size"], 2 * GiB, grown)
         st, acc = h1.post("/v1/domains/%s/resize" % dom["uuid"])
         self.assertEqual(st, 202, acc)
@@ -247,8 +249,9 @@ class DevicesTest(unittest.TestCase):
         st, c = h1.get("/v1/connections/" + chap[0]["id"])
         self.assertEqual(c["status"], "disconnected", c)
         self.restart_sanpoold(h1)
-        st, c = h1.get("/v1/connections/" + chap[0]["id"])
-        self.assertEqual((st, c["status"]), (200, "connected"), c)
+        # logged in again by the daemon in the background, after its API is up
+        poll(lambda: h1.get("/v1/connections/" + chap[0]["id"])[1]["status"] == "connected",
+             "the CHAP connection restored", timeout=120)
         self.assertNotIn(CHAP_SECRET, h1.read("sanpoold.log"))
         rc, out = h1.run("stat -c %a /var/lib/sanpool/connections.json", check=True)
         self.assertEqual(out.strip(), "600")

@@ -128,6 +128,8 @@ static void test_paths_raw_recorded_format(void **state)
 	size_t n = 0;
 	assert_int_equal(multipath_parse_paths(text, &l, &n), 2);
 	assert_string_equal(l[1].path.dev, "sda");
+	free(l);
+	l = NULL;
 	assert_int_equal(multipath_parse_paths("a|b|c\n", &l, &n), -SP_E_TOOL_FAILED);
 	assert_int_equal(multipath_parse_paths("", &l, &n), 0);
 }
