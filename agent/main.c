@@ -13,6 +13,8 @@
 #include "agent/watchdog.h"
 #include "api/http.h"
 #include "lease/spm.h"
+#include "lib/connections.h"
+#include "lib/devices.h"
 #include "lib/domain_block.h"
 #include "lib/ops.h"
 #include "lib/store.h"
@@ -108,8 +110,9 @@ int main(int argc, char **argv)
 	if (store_open(cfg.data_dir) < 0 ||
 	    spm_service_start(&(struct spm_settings){ .enabled = cfg.sanlock, .host_id = (unsigned)cfg.host_id,
 						      .io_timeout = (unsigned)cfg.sanlock_io_timeout }) < 0 ||
-	    bootstrap(&cfg) < 0)
+	    bootstrap(&cfg) < 0 || connections_open(cfg.data_dir) < 0)
 		return 1;
+	devices_monitor_start(5000);
 	/* a pool's journals are its SPM's to replay (spm_start), with leases on */
 	if (cfg.sanlock)
 		ops_recover("");
@@ -142,6 +145,8 @@ int main(int argc, char **argv)
 	task_runner_stop();
 	spm_service_stop();
 	store_close();
+	devices_monitor_stop();
+	connections_close();
 	domain_block_shutdown();
 	log_info("stopped");
 	return 0;

@@ -20,7 +20,7 @@
 #include "lib/util/xalloc.h"
 
 static const struct route *const route_tables[] = { host_routes, pool_routes, domain_routes, image_routes,
-						    task_routes, metrics_routes };
+						    task_routes, metrics_routes, device_routes, connection_routes };
 
 static struct {
 	struct MHD_Daemon *daemon;

@@ -42,6 +42,7 @@ struct route {
 /* Each resource's table ends with a { NULL } entry. */
 extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[],
 	metrics_routes[];
+extern const struct route device_routes[], connection_routes[];
 
 /* Reads a checked body's "kind", "path", "devices", "name", "pool" into spec:
  * a file domain (under data_dir or in path) or a block domain on devices
@@ -56,6 +57,9 @@ void reply_error(struct response *res);
 void reply_found(struct response *res, json_object *o);
 /* Replies 202 with a task body from lib/ops.h, or the error if r < 0. */
 void reply_task(struct response *res, int r, json_object *body);
+/* Replies 202 with a task of op that already ended (a change done while the
+ * request waited), its result being result (owned, may be NULL). */
+void reply_ended_task(struct response *res, const char *op, json_object *result);
 /* A query argument, or NULL. */
 const char *query_arg(const struct request *req, const char *key);
 

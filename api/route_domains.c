@@ -7,6 +7,7 @@
 #include "api/body.h"
 #include "api/route.h"
 #include "lease/spm.h"
+#include "lib/devices.h"
 #include "lib/lvm.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -78,6 +79,7 @@ static void create_domain(const struct request *req, struct response *res)
 		{ "kind", FIELD_STRING, false },
 		{ "path", FIELD_STRING, false },
 		{ "devices", FIELD_STRING_ARRAY, false },
+		{ "force", FIELD_BOOL, false },
 	};
 	struct domain_spec ds = { 0 };
 	char uuid[UUID_STR_LEN];
@@ -85,6 +87,8 @@ static void create_domain(const struct request *req, struct response *res)
 
 	if (r == 0)
 		r = domain_location_parse(req->body, &ds);
+	if (r == 0 && ds.devices) /* a device in use is refused unless forced (lib/devices.c) */
+		r = devices_check_unused(ds.devices, json_object_get_boolean(json_object_object_get(req->body, "force")));
 	if (r == 0)
 		r = store_domain_create(&ds, uuid);
 	if (r == 0 && ds.pool)

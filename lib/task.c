@@ -252,7 +252,8 @@ static json_object *to_json(const struct task *t)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "uuid", json_object_new_string(t->uuid));
 	json_object_object_add(o, "op", json_object_new_string(t->op));
-	json_object_object_add(o, "domain", json_object_new_string(t->domain));
+	/* host-level tasks (disconnect, device rescan) concern no domain */
+	json_object_object_add(o, "domain", t->domain[0] ? json_object_new_string(t->domain) : NULL);
 	json_object_object_add(o, "state", json_object_new_string(task_state_str(t->state)));
 	json_object_object_add(o, "progress", json_object_new_int(atomic_load(&t->progress)));
 	json_object_object_add(o, "recovered", json_object_new_boolean(t->recovered));

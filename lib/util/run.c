@@ -118,11 +118,27 @@ static int spawn(const char *const argv[], int out_fd, int err_fd, pid_t *ret_pi
 	return 0;
 }
 
+char *run_argv_display(const char *const argv[], const struct run_opts *opts)
+{
+	char *s = xstrdup("");
+	for (unsigned i = 0; argv[i]; i++) {
+		bool secret = opts && i < 32 && (opts->secret_args & (1u << i));
+		char *next = xasprintf("%s%s%s", s, i ? " " : "", secret ? "********" : argv[i]);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
 int run_argv(const char *const argv[], const struct run_opts *opts, struct run_result *ret)
 {
 	int outp[2], errp[2];
 	pid_t pid = -1;
 
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		_cleanup_free_ char *shown = run_argv_display(argv, opts);
+		log_debug("run: %s", shown);
+	}
 	if (observer)
 		observer(argv);
 	if (pipe2(outp, O_CLOEXEC) < 0)

@@ -15,12 +15,17 @@ struct run_opts {
 	void *userdata;
 	/* When it becomes true the child gets SIGTERM and run returns -SP_E_ABORTED. */
 	const atomic_bool *abort;
+	/* Bit i set: argv[i] is a secret (a CHAP password): shown as "********"
+	 * in every log line and error message; only the child sees it. */
+	unsigned secret_args;
 };
 
 /* Runs argv[0] (searched in PATH) with argv; returns 0 when it ran (see
  * ret->exit_status), -errno if it could not be started. */
 int run_argv(const char *const argv[], const struct run_opts *opts, struct run_result *ret);
 void run_result_free(struct run_result *r);
+/* The command line for logs and error messages, secrets masked (allocated). */
+char *run_argv_display(const char *const argv[], const struct run_opts *opts);
 
 /* Tests observe the exact command lines: the hook sees every argv before it runs. */
 typedef void (*run_observer_fn)(const char *const argv[]);

@@ -36,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PACKAGES = ["qemu-system-x86", "linux-image-amd64", "busybox-static", "tgt", "open-iscsi",
             "multipath-tools", "lvm2"]
 IQN = "iqn.2026-11.org.sanpool.test:lun"
+IQN_PREFIX = "iqn.2026-11.org.sanpool.test:"
 READY = "SANPOOL-GUEST-READY"
 FAILED = "SANPOOL-GUEST-FAILED"
 GiB = 1 << 30
@@ -124,12 +125,25 @@ def build_initramfs(workdir, kver):
     return out
 
 
-class Target:
-    """tgtd with two portals on 127.0.0.1 and one LUN backed by a sparse file."""
+def initiator_name(guest_index):
+    """The iSCSI initiator name of guest N (guest.sh writes it)."""
+    return "%sh%d" % (IQN_PREFIX, guest_index)
 
-    def __init__(self, workdir, lun_size):
+
+class Target:
+    """tgtd with two portals on 127.0.0.1 and one LUN backed by a sparse file (target 1, which
+    every guest logs in to at boot), and optionally more targets (extra_targets) that the
+    guests do not log in to by themselves, each with one LUN: a test connects through the API.
+
+    extra_targets: list of dicts {"name": suffix of the IQN, "size": bytes,
+    "initiators": [guest indices allowed] or None for every guest,
+    "chap": (user, secret) or None}."""
+
+    def __init__(self, workdir, lun_size, extra_targets=None):
         self.workdir = workdir
         self.lun_size = lun_size
+        self.extra_targets = list(extra_targets or [])
+        self.tids = {}  # IQN -> tid
         self.proc = None
         self.ports = (free_port(), free_port())
         while self.ports[1] == self.ports[0]:
@@ -166,6 +180,44 @@ class Target:
         self.adm("--op", "new", "--mode", "target", "--tid", "1", "-T", IQN)
         self.adm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", lun)
         self.adm("--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL")
+        self.tids[IQN] = 1
+        for i, t in enumerate(self.extra_targets):
+            self.add_target(i + 2, t)
+
+    def backing(self, tid):
+        return os.path.join(self.workdir, "lun%d.img" % tid)
+
+    def add_target(self, tid, t):
+        iqn = IQN_PREFIX + t["name"]
+        with open(self.backing(tid), "wb") as f:
+            f.truncate(t["size"])
+        self.adm("--op", "new", "--mode", "target", "--tid", str(tid), "-T", iqn)
+        self.adm("--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1", "-b", self.backing(tid))
+        if t.get("initiators") is None:
+            self.adm("--op", "bind", "--mode", "target", "--tid", str(tid), "-I", "ALL")
+        else:
+            for g in t["initiators"]:
+                self.adm("--op", "bind", "--mode", "target", "--tid", str(tid), "-Q", initiator_name(g))
+        if t.get("chap"):
+            user, secret = t["chap"]
+            self.adm("--op", "new", "--mode", "account", "--user", user, "--password", secret)
+            self.adm("--op", "bind", "--mode", "account", "--tid", str(tid), "--user", user)
+        self.tids[iqn] = tid
+
+    def grow_lun(self, iqn, new_size):
+        """The LUN of target iqn grows to new_size. tgt reads a backing file's size only when
+        the logical unit is added, so the unit is deleted and added again over the grown file
+        (same SCSI id and serial: the initiators see the same disk, larger after a rescan).
+        Sessions stay logged in; I/O in flight in that instant is retried by the initiator."""
+        tid = self.tids[iqn]
+        with open(self.backing(tid), "r+b") as f:
+            f.truncate(new_size)
+        self.adm("--op", "delete", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1")
+        self.adm("--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1", "-b", self.backing(tid))
+
+    def portals(self):
+        """The portals as the guests reach them."""
+        return ["10.0.2.2:%d" % p for p in self.ports]
 
     def log_text(self):
         try:
@@ -350,6 +402,15 @@ class Guest:
                 return t
         raise HarnessError("%s: task %s did not end within %ds" % (self.name, task, timeout))
 
+    # --- path faults -------------------------------------------------------------------
+    def fail_path(self, dev):
+        """A path failure (not a logout): the SCSI device of path dev (sda) goes offline, so
+        every I/O on it fails at once and multipathd's checker finds it faulty."""
+        self.run("echo offline > /sys/block/%s/device/state" % dev, check=True)
+
+    def restore_path(self, dev):
+        self.run("echo running > /sys/block/%s/device/state" % dev, check=True)
+
     def stop(self):
         self._close()
         if self.proc is not None and self.proc.poll() is None:
@@ -365,9 +426,10 @@ class Guest:
 class Cluster:
     """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
 
-    def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None):
+    def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
         self.lun_size = lun_size
+        self.extra_targets = extra_targets  # see Target
         self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")
                                         or os.path.join(ROOT, "build", "agent", "sanpoold"))
         # booting N TCG guests on few cores: allow ~60 s per guest beyond the first two
@@ -404,7 +466,7 @@ class Cluster:
             # valid for 127.0.0.1 where its API is forwarded
             self.pki = os.path.join(self.workdir, "pki")
             subprocess.run([os.path.join(ROOT, "scripts", "make-certs"), "init", self.pki], check=True)
-            self.target = Target(self.workdir, self.lun_size)
+            self.target = Target(self.workdir, self.lun_size, self.extra_targets)
             self.target.start()
             log("target up (portals 127.0.0.1:%d,%d), booting %d guests (kernel %s)"
                 % (self.target.ports[0], self.target.ports[1], self.n, self.kver))

@@ -97,6 +97,9 @@ class BadInputTest(DaemonTest):
             ("POST", "/v1/pools/%s/disconnect" % self.pool, None),
             ("POST", "/v1/pools/%s/spm/start" % self.pool, None),
             ("POST", "/v1/pools/%s/spm/stop" % self.pool, None),
+            ("POST", "/v1/connections", {"target": "iqn.2026-11.org.sanpool.test:none", "portals": ["127.0.0.1:9"]}),
+            ("DELETE", "/v1/connections/" + NO_UUID, None),
+            ("POST", "/v1/devices/rescan", None),
         ]
 
     def dom2_dir(self):
@@ -117,7 +120,9 @@ class BadInputTest(DaemonTest):
                    "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
                    "POST /v1/domains/{domain}/resize", "POST /v1/domains/attach",
                    "POST /v1/pools/{pool}/connect", "POST /v1/pools/{pool}/disconnect",
-                   "POST /v1/pools/{pool}/spm/start", "POST /v1/pools/{pool}/spm/stop"}
+                   "POST /v1/pools/{pool}/spm/start", "POST /v1/pools/{pool}/spm/stop",
+                   "POST /v1/connections",
+                   "DELETE /v1/connections/{connection}", "POST /v1/devices/rescan"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 

@@ -265,6 +265,38 @@ class BlockTest(DaemonTest):
         self.assertIn(self.loop, err["error"]["message"])
         self.assertEqual(self.lvs(), lvs)
 
+    def test_device_in_use_refused_unless_forced(self):
+        """A device that is in use is refused (409, field devices, what uses it in the message)
+        and nothing changes; with force it is taken (LVM may still refuse what it cannot use)."""
+        self.d.stop()
+        self.d = Daemon(self.tmp, conf_extra="lvm_activation = no\nrun_dir = %s/run\n" % self.tmp, bootstrap=False)
+        self.d.start()
+        self.loop = make_loop(self.tmp, 4 * GiB)
+        r = run("mkfs.ext4", "-q", "-F", self.loop)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st, err = self.d.post("/v1/domains", {"name": "b", "kind": "block", "devices": [self.loop]})
+        self.assertEqual(st, 409, err)
+        self.assertEqual((err["error"]["code"], err["error"]["field"]), ("device_in_use", "devices"), err)
+        self.assertIn("ext4", err["error"]["message"])
+        self.assertEqual(self.d.get("/v1/domains")[1], [])
+        # an LVM PV in no VG (left by someone): refused, then taken with force
+        run("wipefs", "-a", "-q", self.loop)
+        r = self.lvm("pvcreate", "-q", self.loop)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st, err = self.d.post("/v1/domains", {"name": "b", "kind": "block", "devices": [self.loop]})
+        self.assertEqual(st, 409, err)
+        self.assertIn("LVM PV in no VG", err["error"]["message"])
+        st, err = self.d.post("/v1/domains", {"name": "b", "kind": "block", "devices": [self.loop], "force": "yes"})
+        self.assertEqual((st, err["error"]["field"]), (400, "force"), err)
+        st, dom = self.d.post("/v1/domains", {"name": "b", "kind": "block", "devices": [self.loop], "force": True})
+        self.assertEqual(st, 201, dom)
+        self.vg = dom["uuid"]
+        # now a PV of sanpool's VG: a second domain on it is refused even as the first exists
+        st, err = self.d.post("/v1/domains", {"name": "c", "kind": "block", "devices": [self.loop]})
+        self.assertEqual(st, 409, err)
+        self.assertIn("sanpool_vg", err["error"]["message"])
+        self.assertIn(self.vg, err["error"]["message"])
+
     def test_extend_with_a_device_and_grow_after_the_lun_grew(self):
         self.start_with_block(size=8 * GiB)
         image, _ = self.d.create_image(self.dom, fmt="raw", capacity=GiB)

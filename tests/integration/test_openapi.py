@@ -109,6 +109,8 @@ def sample(doc, schema):
         return str(uuid.uuid4())
     if schema.get("pattern") == "^/":
         return "/nonexistent/sanpool-openapi-test"
+    if schema.get("type") == "array":
+        return [sample(doc, schema.get("items", {}))]
     return "name1"
 
 

@@ -1,0 +1,269 @@
+"""Cluster tier: storage connections and devices through the API (issue 6; issue 5 e).
+
+Two guests; target 1 (every guest, logged in by guest.sh at boot, two portals); target
+"chap" (guest 1 only, CHAP); target "grow" (every guest, no CHAP) whose LUN grows.
+
+a. GET /v1/devices lists the boot LUN on every host: WWID, vendor/product, size, two
+   active paths, healthy, free;
+b. connecting through the API to a target the host is already logged in to is a no-op
+   (idempotent), and puts the LUN under sanpool's multipath settings (bounded queueing);
+c. CHAP: without credentials, or with a wrong secret, the connection is refused (400
+   naming the field) and nothing is kept; with the right ones it connects; the secret is
+   in no API answer and in no log line; the LUN is seen by guest 1 only, so of the two
+   LUNs guest 1 sees only the boot LUN is shared (computed over both hosts' lists);
+d. path loss during writes (issue 5 e): one path of the boot LUN fails while a writer
+   runs: the writer sees no I/O error, the API reports the map degraded with the failed
+   path; the path comes back: healthy again;
+e. LUN grow: a block domain on the "grow" LUN; the LUN grows on the target; a rescan
+   through the API shows the new size and the domain grows by it; a second domain on
+   that device is refused (in use);
+f. connections are kept: after a session is lost by hand and sanpoold restarts, it is
+   logged in again (CHAP too); a disconnect logs out and forgets the connection.
+
+Run by hand: python3 tests/cluster/test_devices.py (root).
+"""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import IQN, IQN_PREFIX, Cluster, GiB, MiB  # noqa: E402
+
+CHAP_IQN = IQN_PREFIX + "chap"
+GROW_IQN = IQN_PREFIX + "grow"
+CHAP_USER, CHAP_SECRET = "spuser", "s3cret-Chap-9x7"
+
+
+def poll(fn, what, timeout=60):
+    """Calls fn until it returns a true value; fails with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
+
+
+class DevicesTest(unittest.TestCase):
+    cluster = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(n=2, extra_targets=[
+            {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
+            {"name": "grow", "size": 1 * GiB, "initiators": None},
+        ])
+        cls.cluster.start()
+        cls.g = cls.cluster.guests
+        cls.portals = cls.cluster.target.portals()
+        cls.failed = False
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster is not None:
+            if cls.failed:
+                cls.cluster.collect_logs()
+            cls.cluster.stop()
+
+    def run(self, result=None):
+        errors = len(result.errors) + len(result.failures) if result else 0
+        r = super().run(result)
+        if result is not None and len(result.errors) + len(result.failures) > errors:
+            type(self).failed = True
+        return r
+
+    def devices(self, guest):
+        st, body = guest.get("/v1/devices")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["multipath"], "running", body)
+        return {d["wwid"]: d for d in body["devices"]}
+
+    def device_of_target(self, guest, iqn):
+        for d in self.devices(guest).values():
+            if any(p["target"] == iqn for p in d["paths"]):
+                return d
+        return None
+
+    def connect(self, guest, iqn, portals, **chap):
+        body = {"kind": "iscsi", "target": iqn, "portals": portals}
+        body.update(chap)
+        return guest.post("/v1/connections", body)
+
+    def test_a_devices_listed(self):
+        boot = None
+        for g in self.g:
+            d = self.device_of_target(g, IQN)
+            self.assertIsNotNone(d, "%s: %s" % (g.name, self.devices(g)))
+            boot = boot or d["wwid"]
+            self.assertEqual(d["wwid"], boot, "same LUN, same WWID on every host")
+            self.assertEqual(d["path"], "/dev/mapper/" + boot)
+            self.assertEqual((d["vendor"], d["product"]), ("IET", "VIRTUAL-DISK"))
+            self.assertEqual(d["size"], 4 * GiB)
+            self.assertEqual(d["status"], "healthy", d)
+            self.assertEqual(len(d["paths"]), 2, d)
+            self.assertEqual({p["state"] for p in d["paths"]}, {"active"}, d)
+            self.assertEqual(d["usage"], {"in_use": False, "reason": "free", "detail": ""}, d)
+
+    def test_b_connect_existing_session_is_idempotent(self):
+        h1 = self.g[0]
+        st, c = self.connect(h1, IQN, self.portals)
+        self.assertEqual(st, 201, c)
+        self.assertEqual(c["status"], "connected", c)
+        self.assertEqual(sorted(p["portal"] for p in c["portals"]), sorted(self.portals))
+        self.assertEqual({p["status"] for p in c["portals"]}, {"connected"}, c)
+        self.assertEqual(sum(len(p["disks"]) for p in c["portals"]), 2, c)
+        st, again = self.connect(h1, IQN, self.portals)
+        self.assertEqual(st, 200, again)
+        self.assertEqual(again["id"], c["id"])
+        st, lst = h1.get("/v1/connections")
+        self.assertEqual([x["id"] for x in lst["connections"] if x["target"] == IQN], [c["id"]])
+        rc, out = h1.run("iscsiadm -m session | grep -c '%s '" % IQN)
+        self.assertEqual(out.strip(), "2", "no second session: %s" % out)
+        # sanpool's multipath settings now apply to this LUN: queueing bounded (no_path_retry)
+        poll(lambda: self.device_of_target(h1, IQN)["queueing"].endswith("chk"), "bounded queueing on h1")
+        rc, out = h1.run("cat /etc/multipath/conf.d/sanpool.conf", check=True)
+        self.assertIn(self.device_of_target(h1, IQN)["wwid"], out)
+        self.assertIn("group_by_prio", out)
+        # guest 2 did not connect through the API: its map keeps the host's settings
+        self.assertEqual(self.device_of_target(self.g[1], IQN)["queueing"], "on")
+
+    def test_c_chap_and_sharing(self):
+        h1, h2 = self.g[0], self.g[1]
+        st, e = self.connect(h1, CHAP_IQN, self.portals[:1])
+        self.assertEqual(st, 400, e)
+        self.assertEqual(e["error"]["field"], "chap_username", e)
+        st, e = self.connect(h1, CHAP_IQN, self.portals[:1], chap_username=CHAP_USER,
+                             chap_password="wrong-secret-123")
+        self.assertEqual(st, 400, e)
+        self.assertEqual(e["error"]["field"], "chap_password", e)
+        st, lst = h1.get("/v1/connections")
+        self.assertNotIn(CHAP_IQN, [x["target"] for x in lst["connections"]], "a refused connection is not kept")
+        st, c = self.connect(h1, CHAP_IQN, self.portals[:1], chap_username=CHAP_USER, chap_password=CHAP_SECRET)
+        self.assertEqual(st, 201, c)
+        self.assertEqual((c["status"], c["chap"], c["chap_username"]), ("connected", True, CHAP_USER), c)
+        st, one = h1.get("/v1/connections/" + c["id"])
+        self.assertEqual(st, 200, one)
+        # guest 2 may not log in (the target's ACL names guest 1's initiator only)
+        st, e = self.connect(h2, CHAP_IQN, self.portals[:1], chap_username=CHAP_USER, chap_password=CHAP_SECRET)
+        self.assertEqual((st, e["error"]["field"]), (400, "target"), e)
+        d = poll(lambda: self.device_of_target(h1, CHAP_IQN), "the CHAP LUN on h1")
+        self.assertEqual(d["size"], 1 * GiB)
+        self.assertIsNone(self.device_of_target(h2, CHAP_IQN))
+        # the secret is nowhere: not in any answer, not in the daemon's (debug) log
+        for g in self.g:
+            for path in ("/v1/connections", "/v1/devices"):
+                st, body = g.get(path)
+                self.assertNotIn(CHAP_SECRET, str(body))
+            self.assertNotIn(CHAP_SECRET, g.read("sanpoold.log"))
+        self.assertIn("********", h1.read("sanpoold.log"), "the command line is logged, masked")
+        # sharing over both hosts' lists: only the LUN every host sees is shared
+        seen = {g.name: set(self.devices(g)) for g in self.g}
+        shared = set.intersection(*seen.values())
+        boot = self.device_of_target(h1, IQN)["wwid"]
+        self.assertIn(boot, shared)
+        self.assertNotIn(d["wwid"], shared)
+
+    def test_d_path_loss_during_writes(self):
+        h1 = self.g[0]
+        d = self.device_of_target(h1, IQN)
+        victim = sorted(p["device"] for p in d["paths"])[0]
+        # a writer of 24 MiB with O_DIRECT beyond any domain's data; one path fails meanwhile
+        rc, out = h1.run("dd if=/dev/urandom of=/tmp/pattern bs=1M count=24 2>/dev/null && "
+                         "(dd if=/tmp/pattern of=%s bs=1M seek=3500 oflag=direct conv=fsync 2>/tmp/dd.err; "
+                         "echo $? > /tmp/dd.rc) > /dev/null 2>&1 & "
+                         "echo offline > /sys/block/%s/device/state; echo started" % (d["path"], victim))
+        self.assertEqual(rc, 0, out)
+        degraded = poll(lambda: (lambda x: x if x["status"] == "degraded" else None)(self.device_of_target(h1, IQN)),
+                        "the API reports the map degraded")
+        failed = [p for p in degraded["paths"] if p["device"] == victim]
+        self.assertEqual(failed[0]["state"], "failed", degraded)
+        self.assertEqual([p["state"] for p in degraded["paths"] if p["device"] != victim], ["active"], degraded)
+        poll(lambda: h1.run("test -s /tmp/dd.rc")[0] == 0, "the writer ends", timeout=120)
+        rc, out = h1.run("cat /tmp/dd.rc /tmp/dd.err")
+        self.assertEqual(out.split()[0], "0", "no I/O error: %s" % out)
+        rc, out = h1.run("cmp -n %d -i 0:%d /tmp/pattern %s && echo same" % (24 * MiB, 3500 * MiB, d["path"]))
+        self.assertIn("same", out, "the data written during the path loss is all there")
+        self.assertIn("path %s of %s failed" % (victim, d["wwid"]),
+                      poll(lambda: (lambda t: t if "path %s of" % victim in t else None)(h1.read("sanpoold.log")),
+                           "the path monitor logs the failure"))
+        h1.restore_path(victim)
+        healthy = poll(lambda: (lambda x: x if x["status"] == "healthy" else None)(self.device_of_target(h1, IQN)),
+                       "healthy again", timeout=90)
+        self.assertEqual({p["state"] for p in healthy["paths"]}, {"active"}, healthy)
+
+    def test_e_lun_grow_and_in_use(self):
+        h1 = self.g[0]
+        st, c = self.connect(h1, GROW_IQN, self.portals)
+        self.assertEqual(st, 201, c)
+        d = poll(lambda: (lambda x: x if x and len(x["paths"]) == 2 else None)(self.device_of_target(h1, GROW_IQN)),
+                 "the grow LUN with two paths on h1")
+        self.assertEqual(d["size"], 1 * GiB)
+        st, dom = h1.post("/v1/domains", {"name": "growdom", "kind": "block", "devices": [d["path"]]})
+        self.assertEqual(st, 201, dom)
+        free0 = dom["free_bytes"]
+        dev = self.device_of_target(h1, GROW_IQN)
+        self.assertEqual((dev["usage"]["in_use"], dev["usage"]["reason"]), (True, "sanpool_vg"), dev)
+        self.assertIn(dom["uuid"], dev["usage"]["detail"])
+        # in use: another domain on it is refused, nothing changes
+        st, e = h1.post("/v1/domains", {"name": "again", "kind": "block", "devices": [d["path"]]})
+        self.assertEqual(st, 409, e)
+        self.assertEqual((e["error"]["code"], e["error"]["field"]), ("device_in_use", "devices"), e)
+        # the LUN grows on the target; a rescan through the API shows it, the domain grows
+        self.cluster.target.grow_lun(GROW_IQN, 2 * GiB)
+        st, acc = h1.post("/v1/devices/rescan")
+        self.assertEqual(st, 202, acc)
+        t = h1.wait_task(acc["task"])
+        self.assertEqual((t["state"], t["op"], t["domain"]), ("finished", "rescan_devices", None), t)
+        grown = [x for x in t["result"]["devices"] if x["wwid"] == d["wwid"]][0]
+        self.assertEqual(grown["size"], 2 * GiB, grown)
+        st, acc = h1.post("/v1/domains/%s/resize" % dom["uuid"])
+        self.assertEqual(st, 202, acc)
+        t = h1.wait_task(acc["task"])
+        self.assertEqual(t["state"], "finished", t)
+        self.assertEqual(t["result"]["free_bytes"] - free0, 1 * GiB, t)
+
+    def restart_sanpoold(self, guest):
+        """Stops sanpoold in the guest (SIGTERM, waited for) and starts it again as guest.sh does."""
+        guest.run("pid=$(cat /run/sanpoold.pid); kill $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
+                  "(\"%s\" --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 & echo $! > /run/sanpoold.pid)"
+                  % self.cluster.sanpoold, check=True)
+        guest._close()
+        poll(lambda: self._up(guest), "sanpoold back on %s" % guest.name)
+
+    def _up(self, guest):
+        try:
+            return guest.get("/v1/host")[0] == 200
+        except OSError:
+            guest._close()
+            return False
+
+    def test_f_connections_restored_at_start_and_disconnect(self):
+        h1 = self.g[0]
+        st, lst = h1.get("/v1/connections")
+        chap = [c for c in lst["connections"] if c["target"] == CHAP_IQN]
+        self.assertEqual(len(chap), 1, lst)
+        h1.run("iscsiadm -m node -T %s --logout" % CHAP_IQN, check=True)
+        st, c = h1.get("/v1/connections/" + chap[0]["id"])
+        self.assertEqual(c["status"], "disconnected", c)
+        self.restart_sanpoold(h1)
+        # logged in again by the daemon in the background, after its API is up
+        poll(lambda: h1.get("/v1/connections/" + chap[0]["id"])[1]["status"] == "connected",
+             "the CHAP connection restored", timeout=120)
+        self.assertNotIn(CHAP_SECRET, h1.read("sanpoold.log"))
+        rc, out = h1.run("stat -c %a /var/lib/sanpool/connections.json", check=True)
+        self.assertEqual(out.strip(), "600")
+        # disconnect: logged out, forgotten, the LUN gone from this host
+        st, acc = h1.request("DELETE", "/v1/connections/" + chap[0]["id"])
+        self.assertEqual(st, 202, acc)
+        st, e = h1.get("/v1/connections/" + chap[0]["id"])
+        self.assertEqual(st, 404, e)
+        rc, out = h1.run("iscsiadm -m session")
+        self.assertNotIn(CHAP_IQN, out)
+        poll(lambda: self.device_of_target(h1, CHAP_IQN) is None, "the CHAP LUN gone from h1")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
