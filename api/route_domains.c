@@ -96,6 +96,31 @@ static void create_domain(const struct request *req, struct response *res)
 	reply_json(res, MHD_HTTP_CREATED, store_domain_json(uuid));
 }
 
+static void attach_domain(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = {
+		{ "kind", FIELD_STRING, true },
+		{ "path", FIELD_STRING, false },
+		{ "devices", FIELD_STRING_ARRAY, false },
+	};
+	struct domain_spec ds = { 0 };
+	char uuid[UUID_STR_LEN];
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+
+	if (r == 0)
+		r = parse_spec(req->body, &ds);
+	if (r == 0 && !ds.devices && !ds.path)
+		r = sp_bad_field("path", "a file domain is attached from its directory");
+	if (r == 0)
+		r = store_domain_attach(&ds, uuid);
+	free((void *)ds.devices);
+	if (r < 0) {
+		reply_error(res);
+		return;
+	}
+	reply_json(res, MHD_HTTP_OK, store_domain_json(uuid));
+}
+
 /* A change of a domain done while the request waits (a few LVM commands):
  * answered like every change, 202 with its task, already ended; result is
  * the task's result (owned). Errors are answered directly (4xx/5xx). */
@@ -157,6 +182,7 @@ static void delete_domain(const struct request *req, struct response *res)
 const struct route domain_routes[] = {
 	{ "GET", "/v1/domains", list_domains },
 	{ "POST", "/v1/domains", create_domain },
+	{ "POST", "/v1/domains/attach", attach_domain },
 	{ "GET", "/v1/domains/{domain}", get_domain },
 	{ "DELETE", "/v1/domains/{domain}", delete_domain },
 	{ "POST", "/v1/domains/{domain}/devices", add_device },

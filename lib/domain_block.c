@@ -395,7 +395,7 @@ static int block_stats(const struct domain *d, uint64_t *ret_total, uint64_t *re
 }
 
 static void priv_free(struct block_priv *p);
-static int write_record(const char *dir, const char *const devs[]);
+int domain_block_record(const char *dir, const char *const devs[]);
 
 /* VG first (one commit removes it and every LV), then the PV labels, then the
  * host-local record: a crash in between leaves a record whose VG is gone, which
@@ -452,13 +452,13 @@ int domain_block_add_device(struct domain *d, const char *dev)
 	/* the record names the device first: until vgextend commits, an extra
 	 * device in the filter is harmless; a PV of the VG missing from it is not */
 	p->devs[n] = xstrdup(dev);
-	if ((r = write_record(d->path, (const char *const *)p->devs)) < 0 ||
+	if ((r = domain_block_record(d->path, (const char *const *)p->devs)) < 0 ||
 	    (r = lvm_pvcreate(one, PV_METADATA_SIZE)) < 0 || (r = lvm_vgextend(d->uuid, dev)) < 0) {
 		struct sp_error cause;
 		sp_error_copy(&cause);
 		free(p->devs[n]);
 		p->devs[n] = NULL;
-		if (write_record(d->path, (const char *const *)p->devs) < 0)
+		if (domain_block_record(d->path, (const char *const *)p->devs) < 0)
 			log_warning("domain %s: cannot take %s out of %s/block.json again: %s", d->uuid, dev, d->path,
 				    sp_error_last()->message);
 		return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
@@ -515,7 +515,7 @@ bool domain_block_present(const char *dir)
 	return path_exists(p);
 }
 
-static int write_record(const char *dir, const char *const devs[])
+int domain_block_record(const char *dir, const char *const devs[])
 {
 	_cleanup_free_ char *path = record_path(dir);
 	_cleanup_json_ json_object *o = json_object_new_object();
@@ -678,5 +678,37 @@ int domain_block_format(const char *dir, const char *const devs[], const char *u
 	uint64_t offset, size;
 	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_BYTES)) < 0)
 		return r;
-	return write_record(dir, devs);
+	return domain_block_record(dir, devs);
+}
+
+int domain_block_identify(const char *const devs[], char ret_uuid[UUID_STR_LEN])
+{
+	char **vgs = NULL;
+	struct lvm_vg vg = { 0 };
+	size_t ndevs = 0;
+	int r;
+
+	while (devs[ndevs])
+		ndevs++;
+	if ((r = ensure_lvm()) < 0 || (r = lvm_vgs_on(devs, &vgs)) < 0)
+		return r;
+	if (!vgs[0] || vgs[1] || !uuid_is_valid(vgs[0]))
+		r = sp_bad_field("devices", "the devices hold %s, not one sanpool block domain",
+				 vgs[0] ? "several or foreign VGs" : "no VG");
+	else if ((r = lvm_vg_info(vgs[0], devs, &vg)) < 0)
+		;
+	else if (!vg_tag(&vg, "sp.kind") || strcmp(vg_tag(&vg, "sp.kind"), "block") != 0)
+		r = sp_bad_field("devices", "VG %s is not a sanpool block domain", vgs[0]);
+	else if (vg.pv_count != ndevs)
+		r = sp_bad_field("devices", "VG %s has %" PRIu64 " PVs, %zu devices given: name them all",
+				 vgs[0], vg.pv_count, ndevs);
+	else
+		memcpy(ret_uuid, vgs[0], UUID_STR_LEN);
+	if (r < 0 && vgs[0])
+		lvm_vg_invalidate(vgs[0]);
+	lvm_vg_clear(&vg);
+	for (size_t i = 0; vgs[i]; i++)
+		free(vgs[i]);
+	free(vgs);
+	return r;
 }

@@ -31,6 +31,12 @@ bool domain_block_present(const char *dir);
  * LVs of a domain, and records them in dir. */
 int domain_block_format(const char *dir, const char *const devs[], const char *uuid, const char *name,
 			const char *pool);
+/* Records on this host that the domain whose host-local entry is dir lies on devs. */
+int domain_block_record(const char *dir, const char *const devs[]);
+/* Finds the block domain (formatted by some host) whose VG lies on devs,
+ * which must name every PV of it: its uuid. -SP_E_BAD_REQUEST (field
+ * "devices") if the devices hold no domain, several VGs or only part of one. */
+int domain_block_identify(const char *const devs[], char ret_uuid[UUID_STR_LEN]);
 /* Opens the block domain recorded in dir. */
 int domain_block_open(const char *dir, struct domain *ret);
 /* Adds dev to the domain's VG (pvcreate + vgextend); the host-local record

@@ -52,6 +52,7 @@ enum op {
 	OP_LV_LOCATION,
 	OP_LVACTIVATE,
 	OP_LVREFRESH,
+	OP_VGS_ON,
 };
 
 /* One queued call; lives on the caller's stack until done. */
@@ -67,6 +68,7 @@ struct call {
 	size_t *ret_n;
 	char **ret_dev;
 	uint64_t *ret_offset, *ret_size;
+	char ***ret_names;
 
 	int r;
 	struct sp_error err;
@@ -850,6 +852,23 @@ static int do_lvrefresh(struct call *k)
 	return run_cl(&c, "lvchange --refresh", object);
 }
 
+/* `pvs` of given devices, which need not belong to any known VG yet. */
+static int do_vgs_on(struct call *k)
+{
+	struct cmdline c;
+	int r = check_devs(k->devs, true);
+	if (r < 0)
+		return r;
+	cl_start(&c, "pvs", (char *const *)k->devs, atomic_load(&L.read_only));
+	cl_word(&c, "--reportformat=json");
+	cl_word(&c, "--options=pv_name,vg_name");
+	/* no device arguments: the filter lets only devs in, and a device that
+	 * is no PV is then simply not reported (named, it fails the command) */
+	if ((r = run_cl(&c, "pvs", k->devs[0])) < 0)
+		return r;
+	return lvm_report_parse_pv_vgs(cap.out ? cap.out : "", k->ret_names);
+}
+
 static int do_invalidate(struct call *k)
 {
 	vg_state_invalidate(hashmap_get(L.vgs, k->vg));
@@ -924,6 +943,7 @@ static int dispatch(struct call *k)
 	case OP_LV_LOCATION: return do_lv_location(k);
 	case OP_LVACTIVATE: return do_lvactivate(k);
 	case OP_LVREFRESH: return do_lvrefresh(k);
+	case OP_VGS_ON: return do_vgs_on(k);
 	}
 	return -EINVAL;
 }
@@ -1147,6 +1167,16 @@ int lvm_lv_location(const char *vg, const char *lv, char **ret_device, uint64_t 
 		*ret_offset = offset;
 		*ret_size = size;
 	}
+	return r;
+}
+
+int lvm_vgs_on(const char *const devs[], char ***ret_names)
+{
+	char **names = NULL;
+	struct call k = { .op = OP_VGS_ON, .devs = devs, .ret_names = &names };
+	int r = submit(&k);
+	if (r >= 0)
+		*ret_names = names;
 	return r;
 }
 

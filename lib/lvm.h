@@ -64,6 +64,10 @@ int lvm_vgcreate(const char *vg, const char *const devs[], uint64_t extent_size,
 int lvm_vg_attach(const char *vg, const char *const devs[]);
 /* Forgets vg's cached state, e.g. after another host changed it. */
 void lvm_vg_invalidate(const char *vg);
+/* The distinct names of the VGs whose PVs are among devs, sorted (an empty
+ * array if none is a PV in a VG); *ret_names is written only on success
+ * (free it with lvm_strv_free from lib/lvm_priv.h, or free each and the array). */
+int lvm_vgs_on(const char *const devs[], char ***ret_names);
 /* Adds dev (already a PV) to vg. */
 int lvm_vgextend(const char *vg, const char *dev);
 /* Grows the PV on dev (a device of vg) to the device's size. */

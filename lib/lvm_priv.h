@@ -8,6 +8,8 @@
  * lines only, joined by '\n'). Return 0, or -SP_E_CORRUPT with the error recorded. */
 int lvm_report_parse_lvs(const char *text, struct lvm_lv **ret_lvs, size_t *ret_n);
 int lvm_report_parse_vg(const char *text, const char *vg, struct lvm_vg *ret);
+/* The distinct, sorted, non-empty vg_name values of a `pvs` report. */
+int lvm_report_parse_pv_vgs(const char *text, char ***ret_names);
 
 /* One row of `pvs --segments`: a run of extents on one PV, used by lv (""
  * for free space). Extents are the VG's; pe_start is where the PV's first

@@ -189,6 +189,41 @@ int lvm_report_parse_vg(const char *text, const char *vg, struct lvm_vg *ret)
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int lvm_report_parse_pv_vgs(const char *text, char ***ret_names)
+{
+	_cleanup_json_ json_object *root = NULL;
+	int r = parse_root(text, &root);
+	if (r < 0)
+		return r;
+	json_object *rows = report_rows(root, "pv");
+	if (!rows)
+		return sp_error_set(-SP_E_CORRUPT, "tool_failed", "", "lvm report has no \"pv\" section");
+	size_t n = json_object_array_length(rows), k = 0;
+	char **names = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const char *vg = field_str(json_object_array_get_idx(rows, i), "vg_name");
+		if (!vg) {
+			lvm_strv_free(names);
+			return sp_error_set(-SP_E_CORRUPT, "tool_failed", "", "lvm pvs report row %zu has no vg_name", i);
+		}
+		if (vg[0])
+			names[k++] = xstrdup(vg);
+	}
+	qsort(names, k, sizeof(char *), cmp_str);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (u && strcmp(names[u - 1], names[i]) == 0)
+			free(names[i]);
+		else
+			names[u++] = names[i];
+	}
+	names[u] = NULL;
+	*ret_names = names;
+	return 0;
+}
+
 int lvm_report_parse_pvsegs(const char *text, const char *vg, struct lvm_pvseg **ret_segs,
 			    size_t *ret_n)
 {

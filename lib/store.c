@@ -268,6 +268,72 @@ int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_L
 	return domain_create_locked(spec, ret_uuid);
 }
 
+/* Undoes what attaching put under data_dir/domains (link or host record). */
+static void unlink_domain_entry(const char *link, bool block)
+{
+	int r = block ? rm_rf(link) : (unlink(link) < 0 ? -errno : 0);
+	if (r < 0)
+		log_warning("cannot remove %s after a failed attach: %s", link, strerror(-r));
+}
+
+/* Caller holds the write lock. */
+static int domain_attach_locked(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN])
+{
+	char uuid[UUID_STR_LEN];
+	int r;
+
+	if (spec->devices) {
+		if ((r = domain_block_identify(spec->devices, uuid)) < 0)
+			return r;
+	} else {
+		struct domain probe;
+		if (domain_file_open(spec->path, &probe) < 0)
+			return sp_bad_field("path", "%s is not a sanpool file domain: %s", spec->path,
+					    sp_error_last()->message);
+		memcpy(uuid, probe.uuid, UUID_STR_LEN);
+		probe.ops->close(&probe);
+	}
+	if (hashmap_get(st.domains, uuid)) {
+		memcpy(ret_uuid, uuid, UUID_STR_LEN);
+		return 0;
+	}
+	_cleanup_free_ char *link = xasprintf("%s/domains/%s", st.data_dir, uuid);
+	_cleanup_free_ char *dir = xasprintf("%s/domains", st.data_dir);
+	if (spec->devices)
+		r = domain_block_record(link, spec->devices);
+	else if ((r = symlink(spec->path, link) < 0 ? -errno : 0) < 0)
+		sp_error_set(r, "io_error", "path", "cannot link domain %s: %s", uuid, strerror(-r));
+	if (r < 0)
+		return r;
+	fsync_dir(dir);
+	struct domain *d = xmalloc(sizeof(*d));
+	if ((r = domain_open(link, d)) < 0) {
+		free(d);
+		unlink_domain_entry(link, spec->devices);
+		return r;
+	}
+	if (name_taken(st.domains, offsetof(struct domain, name), d->name)) {
+		r = sp_error_set(-SP_E_CONFLICT, "conflict", "name", "another domain named %s is on this host", d->name);
+		d->ops->close(d);
+		free(d);
+		unlink_domain_entry(link, spec->devices);
+		return r;
+	}
+	hashmap_put(st.domains, d->uuid, d);
+	if ((r = d->ops->meta_scan(d, load_volume, NULL)) < 0)
+		log_warning("domain %s attached, but its volumes could not all be read: %s", uuid,
+			    sp_error_last()->message);
+	log_info("attached %s domain %s (%s)", d->ops->kind, uuid, d->name);
+	memcpy(ret_uuid, uuid, UUID_STR_LEN);
+	return 0;
+}
+
+int store_domain_attach(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN])
+{
+	WRITE_LOCKED;
+	return domain_attach_locked(spec, ret_uuid);
+}
+
 int store_pool_create(const char *name, const char *master_name, const char *domain_path,
 		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN])
 {

@@ -30,6 +30,12 @@ struct domain_spec {
 	const char *const *devices;  /* block domain on these devices (NULL-terminated); NULL: a file domain */
 };
 int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN]);
+/* Makes a domain another host formatted known to this host: spec->devices
+ * (every PV of its VG) or spec->path (its directory); name and pool are
+ * read from storage. Attaching a domain already known is not an error.
+ * -SP_E_BAD_REQUEST naming the field if no domain is there; -SP_E_CONFLICT if
+ * another domain of that name is on this host. */
+int store_domain_attach(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN]);
 /* Removes a domain from storage and from the store (its backend state is
  * closed): -SP_E_NOT_FOUND; -SP_E_CONFLICT if it has volumes, is a pool's
  * master domain, or has queued or running tasks. */

@@ -175,6 +175,41 @@ class BlockTest(DaemonTest):
         self.d.start()
         self.assertEqual(self.api_volumes(), before)
 
+    def test_another_host_attaches_the_domain_and_reads_the_same_model(self):
+        self.start_with_block()
+        image, base = self.d.create_image(self.dom, fmt="qcow2", capacity=10 * GiB)
+        self.d.run_task("POST", self.img_path(image) + "/snapshots")
+        other_dir = os.path.join(self.tmp, "host2")
+        os.mkdir(other_dir)
+        h2 = Daemon(other_dir, conf_extra="lvm_activation = no\nrun_dir = %s/run\n" % other_dir, bootstrap=False)
+        h2.start()
+        try:
+            st, body = h2.post("/v1/domains/attach", {"kind": "block", "devices": ["/dev/null"]})
+            self.assertEqual((st, body["error"]["field"]), (400, "devices"), body)
+            spare = self.new_loop(GiB, "spare.img")
+            st, body = h2.post("/v1/domains/attach", {"kind": "block", "devices": [spare]})
+            self.assertEqual((st, body["error"]["field"]), (400, "devices"), body)
+            self.assertIn("no VG", body["error"]["message"])
+            self.assertEqual(h2.get("/v1/domains")[1], [])
+
+            for _ in range(2):  # attaching again changes nothing
+                st, dom = h2.post("/v1/domains/attach", {"kind": "block", "devices": [self.loop]})
+                self.assertEqual(st, 200, dom)
+                self.assertEqual((dom["uuid"], dom["name"], dom["kind"]), (self.dom, "blk", "block"))
+            self.assertEqual([d["uuid"] for d in h2.get("/v1/domains")[1]], [self.dom])
+            def volumes(host):  # the path is each host's own run-time link
+                vols = host.get("/v1/domains/%s/images/%s/volumes" % (self.dom, image))[1]
+                return [{k: v for k, v in vol.items() if k != "path"} for vol in vols]
+            mine = volumes(self.d)
+            self.assertEqual(volumes(h2), mine)
+            self.assertEqual(len(mine), 2)
+            # a restart of the second host keeps the domain
+            h2.stop()
+            h2.start()
+            self.assertEqual(volumes(h2), mine)
+        finally:
+            h2.stop()
+
     def test_operations_that_need_data_are_refused_without_activation(self):
         self.start_with_block()
         image, _ = self.d.create_image(self.dom, fmt="qcow2", capacity=GiB)

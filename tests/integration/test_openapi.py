@@ -147,7 +147,7 @@ class StaticTest(unittest.TestCase):
     def test_responses_documented(self):
         for method, path, op in operations(self.doc):
             codes = set(op["responses"])
-            # a POST that acts at once on this host (prepare, refresh, extend) answers 200
+            # a POST that creates answers 201 or 202; one that acts on what exists (attach, SPM start) 200
             ok = {"GET": {"200"}, "DELETE": {"202"}}.get(method, {"200", "201", "202"})
             self.assertTrue(codes & ok, "%s %s has no success answer" % (method, path))
             for c in ("405", "500") + (("400",) if "{" in path or method != "GET" else ()):
