@@ -462,6 +462,15 @@ int activation_extend(const char *domain, const char *image, const char *volume,
 	return volume_result(domain, image, volume, ret);
 }
 
+int activation_refuse_prepared(const char *image)
+{
+	LOCKED;
+	discover_locked();
+	if (hashmap_get(prepared, image))
+		return sp_conflict("image %s is prepared on this host (a VM may use it): tear it down first", image);
+	return 0;
+}
+
 void activation_volume_json(json_object *o, const char *domain, const char *volume)
 {
 	struct domain d;

@@ -43,6 +43,9 @@ int activation_teardown(const char *domain, const char *image, json_object **ret
 int activation_refresh(const char *domain, const char *image, const char *volume, json_object **ret);
 /* Grows a thin volume's LV to size bytes (0: by the configured chunk); *ret: the volume's JSON. */
 int activation_extend(const char *domain, const char *image, const char *volume, uint64_t size, json_object **ret);
+/* -SP_E_CONFLICT (recorded) if image is prepared on this host: operations
+ * that remove or rewrite its volumes offline wait for its teardown. */
+int activation_refuse_prepared(const char *image);
 /* Adds this host's view to a volume's JSON: "prepared" (part of an image
  * prepared here) and, for LV-backed volumes, "active" and "lv_size". */
 void activation_volume_json(json_object *o, const char *domain, const char *volume);

@@ -192,7 +192,8 @@ int op_snapshot_delete(const char *domain, const char *image, const char *volume
 	int r;
 
 	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0 ||
-	    (r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
+	    (r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
+	    (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	for (i = 0; i < n && strcmp(v[i].uuid, volume) != 0; i++)
 		;

@@ -54,7 +54,8 @@ int op_image_resize(const char *domain, const char *image, uint64_t capacity, js
 
 	if ((r = volume_check_capacity(capacity, "capacity")) < 0)
 		return r;
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
+	    (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	if (capacity <= v[n - 1].capacity)
 		return sp_bad_field("capacity", "capacity %llu is not larger than the current %llu: images only grow",

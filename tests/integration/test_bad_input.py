@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from sanpool import MiB, SANPOOLD, DaemonTest, tree_snapshot
+from sanpool import GiB, MiB, SANPOOLD, DaemonTest, tree_snapshot
 
 BAD_UUID = "not-a-uuid"
 NO_UUID = "abcdef00-0000-4000-8000-00000000000a"  # valid, and nothing has it
@@ -92,6 +92,11 @@ class BadInputTest(DaemonTest):
             ("DELETE", "/v1/domains/" + self.dom2, None),
             ("POST", "/v1/domains/%s/devices" % self.dom2, {"device": "/dev/loop0"}),
             ("POST", "/v1/domains/%s/resize" % self.dom2, None),
+            ("POST", "/v1/domains/attach", {"kind": "file", "path": self.tmp}),
+            ("POST", i + "/prepare", None),
+            ("POST", i + "/teardown", None),
+            ("POST", i + "/volumes/%s/refresh" % self.top, None),
+            ("POST", i + "/volumes/%s/extend" % self.top, {"size": GiB}),
         ]
 
     def test_every_post_and_delete_route_is_covered(self):
@@ -107,7 +112,11 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/copy",
                    "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort",
                    "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
-                   "POST /v1/domains/{domain}/resize"}
+                   "POST /v1/domains/{domain}/resize", "POST /v1/domains/attach",
+                   "POST /v1/domains/{domain}/images/{image}/prepare",
+                   "POST /v1/domains/{domain}/images/{image}/teardown",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/refresh",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/extend"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 

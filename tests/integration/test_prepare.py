@@ -79,6 +79,21 @@ class FilePrepareTest(DaemonTest):
         self.teardown_image(tmpl)
         self.assertFalse(self.volume(tmpl, tbase)["prepared"])
 
+    def test_a_prepared_image_is_not_changed_offline_under_its_vm(self):
+        image, base = self.d.create_image(self.dom, fmt="qcow2", capacity=16 * MiB)
+        top = self.d.run_task("POST", self.img_path(image) + "/snapshots")[0]["volume"]
+        p = self.prep(image)
+        qemu_io(p["path"], "qcow2", "write -P 0x77 0 1M")
+        for method, path, body in (("DELETE", "", None), ("DELETE", "/volumes/" + top, None),
+                                   ("DELETE", "/snapshots/" + top, None), ("POST", "/resize", {"capacity": 32 * MiB})):
+            st, err = self.d.request(method, self.img_path(image) + path, body)
+            self.assertEqual(st, 409, (method, path, err))
+            self.assertIn("prepared", err["error"]["message"])
+        st, chain = self.d.get(self.img_path(image) + "/snapshots")
+        self.assertEqual([v["uuid"] for v in chain], [base, top])
+        self.teardown_image(image)
+        self.d.run_task("DELETE", self.img_path(image))
+
     def test_refresh_extend_and_bad_requests_on_file_domains(self):
         image, vol = self.d.create_image(self.dom, fmt="qcow2", capacity=16 * MiB)
         st, v = self.d.post(self.img_path(image) + "/volumes/%s/refresh" % vol)
