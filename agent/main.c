@@ -99,7 +99,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	domain_block_configure(&(struct block_settings){
-		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size });
+		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size,
+		.extend_chunk = cfg.thin_extend_chunk });
 	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0)
 		return 1;
 	ops_recover_all();

@@ -61,8 +61,18 @@ class PrepareTest(unittest.TestCase):
         self.assertEqual(t["state"], "finished", t)
         return acc
 
-    def img(self, suffix=""):
-        return "/v1/domains/%s/images/%s%s" % (self.dom, self.image, suffix)
+    def img(self, suffix="", image=None):
+        return "/v1/domains/%s/images/%s%s" % (self.dom, image or self.image, suffix)
+
+    def domain(self):
+        """The shared block domain, made through host 1 at the first call."""
+        cls = type(self)
+        if getattr(cls, "dom", None) is None:
+            cls.dev = "/dev/mapper/" + self.wwid()
+            st, dom = self.g[0].post("/v1/domains", {"name": "sanblk", "kind": "block", "devices": [cls.dev]})
+            self.assertEqual(st, 201, dom)
+            cls.dom = dom["uuid"]
+        return cls.dom
 
     def prepare(self, host):
         st, p = host.post(self.img("/prepare"))
@@ -103,11 +113,9 @@ class PrepareTest(unittest.TestCase):
     # --- the scenario ----------------------------------------------------------------
     def test_c_image_moves_between_hosts(self):
         h1, h2, h3 = self.g[0], self.g[1], self.g[2]
-        dev = "/dev/mapper/" + self.wwid()
         t0 = time.monotonic()
-        st, dom = h1.post("/v1/domains", {"name": "sanblk", "kind": "block", "devices": [dev]})
-        self.assertEqual(st, 201, dom)
-        self.dom = dom["uuid"]
+        self.domain()
+        dev = self.dev
         st, acc = h1.post("/v1/domains/%s/images" % self.dom,
                           {"name": "vm1", "format": "qcow2", "capacity": 2 * GiB, "allocation": "sparse"})
         self.task(h1, st, acc)
@@ -168,6 +176,71 @@ class PrepareTest(unittest.TestCase):
         self.teardown(h3)
         self.assertFalse(self.volume(h3, top)["active"])
         sys.stderr.write("scenario c: %.1fs\n" % (time.monotonic() - t0))
+
+    def test_d_operations_on_active_lvs(self):
+        """Snapshot, merge, resize, template, clone and copy format and read real LVs on the SPM
+        (host 1), which keeps nothing active after them unless prepared."""
+        h1 = self.g[0]
+        self.domain()
+        t0 = time.monotonic()
+        st, acc = h1.post("/v1/domains/%s/images" % self.dom,
+                          {"name": "ops", "format": "qcow2", "capacity": 256 * MiB, "allocation": "sparse"})
+        self.image, base = self.task(h1, st, acc)["image"], acc["volume"]
+        # a thin LV never larger than a full qcow2 of its capacity needs (one extent here)
+        self.assertEqual(self.volume(h1, base)["lv_size"], 128 * MiB * 3)
+        p = self.prepare(h1)
+        self.qemu_io(h1, p["path"], "write -P 0x11 0 1M")
+        self.teardown(h1)
+        st, acc = h1.post(self.img("/snapshots"))
+        top = self.task(h1, st, acc)["volume"]
+        p = self.prepare(h1)
+        self.qemu_io(h1, p["path"], "write -P 0x22 1M 1M")
+        self.teardown(h1)
+        # merge the top into the base (commit), then grow the image
+        st, acc = h1.request("DELETE", self.img("/snapshots/" + top))
+        self.task(h1, st, acc)
+        st, acc = h1.post(self.img("/resize"), {"capacity": 384 * MiB})
+        self.task(h1, st, acc)
+        self.assertEqual(self.dm_devices(h1), [])
+        p = self.prepare(h1)
+        self.assertEqual([c["volume"] for c in p["chain"]], [base])
+        self.qemu_io(h1, p["path"], "read -P 0x11 0 1M")
+        self.qemu_io(h1, p["path"], "read -P 0x22 1M 1M")
+        rc, out = h1.run("qemu-img info -U --output=json %s" % p["path"], check=True)
+        self.assertIn('"virtual-size": %d' % (384 * MiB), out)
+        self.teardown(h1)
+        # template and clone: the clone's chain starts in the template
+        st, acc = h1.post(self.img("/template"))
+        self.task(h1, st, acc)
+        st, acc = h1.post(self.img("/clone"), {"name": "vm2"})
+        clone, cvol = self.task(h1, st, acc)["image"], acc["volume"]
+        st, p = h1.post(self.img("/prepare", clone))
+        self.assertEqual(st, 200, p)
+        self.assertEqual([(c["image"], c["volume"]) for c in p["chain"]], [(self.image, base), (clone, cvol)])
+        self.qemu_io(h1, p["path"], "read -P 0x22 1M 1M")
+        self.qemu_io(h1, p["path"], "write -P 0x33 2M 1M")
+        st, t = h1.post(self.img("/teardown", clone))
+        self.assertEqual(st, 200, t)
+        self.assertEqual(self.dm_devices(h1), [])
+        # copy the clone (collapsed) to a file domain on host 1
+        st, fdom = h1.post("/v1/domains", {"name": "local"})
+        self.assertEqual(st, 201, fdom)
+        st, acc = h1.post(self.img("/copy", clone), {"domain": fdom["uuid"]})
+        self.task(h1, st, acc)
+        st, v = h1.get("/v1/domains/%s/images/%s/volumes/%s" % (fdom["uuid"], acc["image"], acc["volume"]))
+        self.assertEqual(st, 200, v)
+        for pattern, offset in ((0x11, 0), (0x22, MiB), (0x33, 2 * MiB)):
+            self.qemu_io(h1, v["path"], "read -P 0x%x %d 1M" % (pattern, offset))
+        # a preallocated qcow2 volume is formatted on its LV too
+        st, acc = h1.post("/v1/domains/%s/images" % self.dom,
+                          {"name": "pre", "format": "qcow2", "capacity": 64 * MiB, "allocation": "preallocated"})
+        self.task(h1, st, acc)
+        self.image = acc["image"]
+        p = self.prepare(h1)
+        self.qemu_io(h1, p["path"], "write -P 0x44 63M 1M")
+        self.teardown(h1)
+        self.assertEqual(self.dm_devices(h1), [])
+        sys.stderr.write("operations on active LVs: %.1fs\n" % (time.monotonic() - t0))
 
 
 if __name__ == "__main__":
