@@ -159,12 +159,17 @@ static void collect_domain(struct domain *d, void *userdata)
 	snprintf(l->uuids[l->n++], UUID_STR_LEN, "%s", d->uuid);
 }
 
+/* Every volume of the chain LEGAL and active: what a preparation leaves. (An
+ * operation cut short by a crash leaves its chain active too; its ILLEGAL
+ * volume tells it apart, or else a teardown deactivates it.) */
 static bool all_active(struct domain *d, const struct held *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
+		struct volume_meta m;
 		bool active = false;
 		uint64_t size;
-		if (d->ops->volume_state(d, h->v[i].uuid, &active, &size) < 0 || !active)
+		if (store_get_volume(h->v[i].uuid, &m) < 0 || !m.legal ||
+		    d->ops->volume_state(d, h->v[i].uuid, &active, &size) < 0 || !active)
 			return false;
 	}
 	return true;
