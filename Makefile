@@ -1,9 +1,10 @@
 # Quick start: `make run` and `make test` (see README.md).
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test bench clean
+.PHONY: all deps build build-asan build-fuzz run test fuzz bench clean
 
 all: build
 
@@ -18,6 +19,11 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANPOOL_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
+# libFuzzer harnesses (fuzz/README.md): clang, ASan + UBSan, their own tree.
+build-fuzz: deps
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANPOOL_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
+
 # The embedded default: a local file-backed pool and domain under ./var, API on 127.0.0.1:7447.
 run: build
 	@mkdir -p var
@@ -29,12 +35,18 @@ run: build
 	@exec $(BUILD)/agent/sanpoold --config packaging/dev.conf
 
 # The release tree is built too: `make run` and `make bench` use it, and -O2
-# finds warnings (-Werror) that the -O0 sanitizer build does not.
-test: build build-asan
+# finds warnings (-Werror) that the -O0 sanitizer build does not. After the
+# unit and integration tests, every fuzz harness for a bounded time on its corpus (about a minute in all).
+test: build build-asan build-fuzz
 	@cd $(BUILD_ASAN) && ctest --output-on-failure -j 2
+	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j 2
+
+# Only the fuzz harnesses, as make test runs them (a longer campaign: fuzz/README.md).
+fuzz: build-fuzz
+	@cd $(BUILD_FUZZ) && ctest --output-on-failure -j 2
 
 bench: build
 	@bench/run-all $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -22,6 +22,8 @@ void config_defaults(struct config *c)
 	c->lvm_activation = true;
 	c->thin_initial_size = 1ULL << 30;
 	c->thin_extend_chunk = 1ULL << 30;
+	c->sanlock = true;
+	c->sanlock_io_timeout = 10;
 }
 
 static char *trim(char *s)
@@ -97,6 +99,11 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "thin_extend_chunk_mib") == 0) {
 		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
 			c->thin_extend_chunk = (uint64_t)n << 20;
+	} else if (strcmp(key, "sanlock") == 0) {
+		r = parse_bool(v, &c->sanlock);
+	} else if (strcmp(key, "sanlock_io_timeout") == 0) {
+		if ((r = parse_int(v, 1, 300, &n)) == 0)
+			c->sanlock_io_timeout = (int)n;
 	} else {
 		return -ENOENT;
 	}

@@ -21,6 +21,8 @@ struct config {
 	bool lvm_activation;    /* activate LVs (device-mapper); off only in the fast test tier */
 	uint64_t thin_initial_size; /* first LV size of a thin qcow2 volume on a block domain */
 	uint64_t thin_extend_chunk; /* growth of a thin qcow2 LV by an extend without a size */
+	bool sanlock;               /* leases and the SPM through sanlock; off: this host manages its pools alone */
+	int sanlock_io_timeout;     /* seconds, for the lockspaces this host formats */
 };
 
 void config_defaults(struct config *c);

@@ -11,6 +11,7 @@
 
 #include "agent/config.h"
 #include "api/http.h"
+#include "lease/spm.h"
 #include "lib/domain_block.h"
 #include "lib/ops.h"
 #include "lib/store.h"
@@ -32,7 +33,8 @@ static int bootstrap(const struct config *cfg)
 
 	if (!cfg->bootstrap_default || store_pool_count() > 0)
 		return 0;
-	if (store_pool_create("default", "local", NULL, pool, domain) < 0)
+	if (store_pool_create("default", &(struct domain_spec){ .name = "local" }, pool, domain) < 0 ||
+	    spm_pool_created(pool) < 0)
 		return log_error_errno(sp_error_last()->code, "cannot create the default pool: %s",
 				       sp_error_last()->message);
 	log_info("created default pool %s with local file domain %s under %s", pool, domain, cfg->data_dir);
@@ -101,9 +103,18 @@ int main(int argc, char **argv)
 	domain_block_configure(&(struct block_settings){
 		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size,
 		.extend_chunk = cfg.thin_extend_chunk });
-	if (store_open(cfg.data_dir) < 0 || bootstrap(&cfg) < 0)
+	if (!cfg.sanlock)
+		log_info("leases are off (sanlock = no): this host manages its pools alone");
+	if (store_open(cfg.data_dir) < 0 ||
+	    spm_service_start(&(struct spm_settings){ .enabled = cfg.sanlock, .host_id = (unsigned)cfg.host_id,
+						      .io_timeout = (unsigned)cfg.sanlock_io_timeout }) < 0 ||
+	    bootstrap(&cfg) < 0)
 		return 1;
-	ops_recover_all();
+	/* a pool's journals are its SPM's to replay (spm_start), with leases on */
+	if (cfg.sanlock)
+		ops_recover("");
+	else
+		ops_recover_all();
 	if (task_runner_start(cfg.task_workers) < 0)
 		return log_error_errno(-EAGAIN, "cannot start task workers"), 1;
 
@@ -126,6 +137,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	api_stop();
 	task_runner_stop();
+	spm_service_stop();
 	store_close();
 	domain_block_shutdown();
 	log_info("stopped");

@@ -8,6 +8,8 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lease/spm.h"
+#include "lib/metrics.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -16,7 +18,7 @@
 #include "lib/util/xalloc.h"
 
 static const struct route *const route_tables[] = { host_routes, pool_routes, domain_routes, image_routes,
-						    task_routes };
+						    task_routes, metrics_routes };
 
 static struct {
 	struct MHD_Daemon *daemon;
@@ -46,6 +48,7 @@ static int status_of(int code)
 	case SP_E_BAD_REQUEST: return MHD_HTTP_BAD_REQUEST;
 	case SP_E_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
 	case SP_E_CONFLICT:
+	case SP_E_NOT_SPM:
 	case SP_E_LEASE_HELD: return MHD_HTTP_CONFLICT;
 	case SP_E_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
 	case ENOSPC: return MHD_HTTP_INSUFFICIENT_STORAGE;
@@ -60,6 +63,8 @@ void reply_error(struct response *res)
 	json_object_object_add(err, "code", json_object_new_string(e->kind[0] ? e->kind : "internal"));
 	json_object_object_add(err, "message", json_object_new_string(e->message[0] ? e->message : "internal error"));
 	json_object_object_add(err, "field", e->field[0] ? json_object_new_string(e->field) : NULL);
+	if (e->spm_host)
+		json_object_object_add(err, "spm_host", json_object_new_int((int)e->spm_host));
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "error", err);
 	reply_json(res, e->code ? status_of(e->code) : MHD_HTTP_INTERNAL_SERVER_ERROR, o);
@@ -123,6 +128,42 @@ static int check_params(const struct request *req, char names[][32])
 	return 0;
 }
 
+/* The pool whose storage a change touches through domain (NULL: none known). */
+static int check_domain_writer(const char *domain)
+{
+	struct domain d;
+	if (!domain || store_get_domain(domain, &d) < 0) {
+		sp_error_clear(); /* an unknown domain is the handler's to answer */
+		return 0;
+	}
+	return d.pool[0] ? spm_check_write(d.pool) : 0;
+}
+
+/* Only a pool's SPM changes its storage: a change of a domain (in the path,
+ * or named by the body: a new domain's pool, a copy's destination) is refused
+ * here on every other host, before the handler sees it. A read of a domain
+ * first lets a host that is not SPM catch up with what the SPM changed. */
+static int spm_gate(const struct route *r, const struct request *req)
+{
+	const char *domain = strncmp(r->pattern, "/v1/domains/{", 13) == 0 ? req->params[0] : NULL;
+	int rc;
+
+	if (strcmp(r->method, "GET") == 0) {
+		if (domain)
+			spm_before_read(domain);
+		return 0;
+	}
+	if (r->host_local)
+		return 0;
+	if ((rc = check_domain_writer(domain)) < 0)
+		return rc;
+	const char *pool = strcmp(r->pattern, "/v1/domains") == 0 ? body_str(req->body, "pool") : NULL;
+	if (pool && uuid_is_valid(pool) && (rc = spm_check_write(pool)) < 0)
+		return rc;
+	const char *dst = domain ? body_str(req->body, "domain") : NULL;
+	return dst && uuid_is_valid(dst) ? check_domain_writer(dst) : 0;
+}
+
 static void dispatch(struct request *req, struct response *res, const char *body, size_t body_len)
 {
 	char storage[ROUTE_MAX_PARAMS][UUID_STR_LEN + 1], names[ROUTE_MAX_PARAMS][32];
@@ -136,8 +177,9 @@ static void dispatch(struct request *req, struct response *res, const char *body
 			path_known = true;
 			if (strcmp(r->method, req->method) != 0)
 				continue;
+			req->route = r->pattern;
 			if (check_params(req, names) < 0 ||
-			    (body_len > 0 && body_parse(body, body_len, &req->body) < 0)) {
+			    (body_len > 0 && body_parse(body, body_len, &req->body) < 0) || spm_gate(r, req) < 0) {
 				reply_error(res);
 				return;
 			}
@@ -158,13 +200,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct respons
 {
 	struct MHD_Response *resp;
 	if (res->raw) {
-		resp = MHD_create_response_from_buffer(res->raw_len, (void *)res->raw, MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(res->raw_len, (void *)res->raw,
+						       res->raw_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	} else {
 		size_t len = 0;
 		const char *s = res->body ? json_object_to_json_string_length(res->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len) : "";
 		resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
 	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Content-Type", res->content_type ? res->content_type : "application/json");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -194,6 +237,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	uint64_t start_ns = metric_now_ns();
 	struct request req = { .method = method, .url = url, .conn = conn };
 	struct response res = { .status = 500 };
 	sp_error_clear();
@@ -205,6 +249,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		dispatch(&req, &res, up->data, up->len);
 	}
 	enum MHD_Result ret = send_response(conn, &res);
+	metrics_http_request(method, req.route, res.status, metric_now_ns() - start_ns);
 	if (res.status >= 400 && res.status != 404)
 		log_info("%s %s -> %d: %s", method, url, res.status, sp_error_last()->message);
 	else

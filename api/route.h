@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/store.h"
+
 #define ROUTE_MAX_PARAMS 4
 
 struct request {
@@ -13,6 +15,7 @@ struct request {
 	const char *params[ROUTE_MAX_PARAMS];
 	json_object *body; /* parsed object, or NULL when the request had none */
 	void *conn;        /* the MHD connection, for query arguments */
+	const char *route; /* the pattern matched (metrics), NULL if none */
 };
 
 struct response {
@@ -20,6 +23,8 @@ struct response {
 	json_object *body; /* owned */
 	const char *raw;   /* alternatively a static document */
 	size_t raw_len;
+	bool raw_owned;           /* raw is malloc'd: freed once sent */
+	const char *content_type; /* NULL: application/json */
 };
 
 typedef void (*route_fn)(const struct request *req, struct response *res);
@@ -28,10 +33,20 @@ struct route {
 	const char *method;
 	const char *pattern; /* segments "{name}" match one UUID segment */
 	route_fn fn;
+	/* A change that acts on this host only (prepare, pool connect, SPM
+	 * start): not refused on hosts that are not the pool's SPM. Every other
+	 * change of a domain in a pool is (api/http.c). */
+	bool host_local;
 };
 
 /* Each resource's table ends with a { NULL } entry. */
-extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[];
+extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[],
+	metrics_routes[];
+
+/* Reads a checked body's "kind", "path", "devices", "name", "pool" into spec:
+ * a file domain (under data_dir or in path) or a block domain on devices
+ * (spec->devices is allocated: free it). -SP_E_BAD_REQUEST naming the field. */
+int domain_location_parse(json_object *body, struct domain_spec *spec);
 
 /* Shared by handlers. */
 void reply_json(struct response *res, int status, json_object *body);

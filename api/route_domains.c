@@ -6,6 +6,7 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lease/spm.h"
 #include "lib/lvm.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -43,9 +44,7 @@ static int check_devices(const char *const *devs)
 	return 0;
 }
 
-/* Reads a checked body into spec: a file domain (under data_dir or in path)
- * or a block domain on devices. */
-static int parse_spec(json_object *body, struct domain_spec *spec)
+int domain_location_parse(json_object *body, struct domain_spec *spec)
 {
 	const char *kind = body_str(body, "kind") ? body_str(body, "kind") : "file";
 	int r;
@@ -85,9 +84,11 @@ static void create_domain(const struct request *req, struct response *res)
 	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
 
 	if (r == 0)
-		r = parse_spec(req->body, &ds);
+		r = domain_location_parse(req->body, &ds);
 	if (r == 0)
 		r = store_domain_create(&ds, uuid);
+	if (r == 0 && ds.pool)
+		r = spm_domain_added(uuid);
 	free((void *)ds.devices);
 	if (r < 0) {
 		reply_error(res);
@@ -108,7 +109,7 @@ static void attach_domain(const struct request *req, struct response *res)
 	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
 
 	if (r == 0)
-		r = parse_spec(req->body, &ds);
+		r = domain_location_parse(req->body, &ds);
 	if (r == 0 && !ds.devices && !ds.path)
 		r = sp_bad_field("path", "a file domain is attached from its directory");
 	if (r == 0)

@@ -75,6 +75,7 @@ class Daemon:
             f.write("data_dir = %s\n" % self.data_dir)
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = info\n")
+            f.write("sanlock = no\n")  # one host; bench/spm.py turns it on
             f.write(conf_extra)
         self.exe = sanpoold_path()
         self.proc = None

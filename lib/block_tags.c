@@ -37,6 +37,8 @@ void block_tags_from_meta(const struct volume_meta *m, struct block_tags *ret)
 	add(&t, "s", m->shared ? "1" : "0");
 	add_u64(&t, "g", m->generation);
 	add_u64(&t, "t", (uint64_t)m->ctime);
+	if (m->spm_generation)
+		add_u64(&t, "w", m->spm_generation);
 	*ret = t;
 }
 
@@ -50,6 +52,9 @@ static const char *find(char *const *tags, const char *key)
 	return NULL;
 }
 
+/* A number tag: decimal digits, at most INT64_MAX, as the API and the JSON
+ * metadata hold these fields as int64 (a larger capacity would read back
+ * negative there). */
 static int parse_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -58,7 +63,7 @@ static int parse_u64(const char *s, uint64_t *ret)
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
+	if (errno || *end || v > INT64_MAX)
 		return -EINVAL;
 	*ret = v;
 	return 0;
@@ -101,6 +106,9 @@ int block_tags_to_meta(const char *domain, const char *lv, char *const *tags, st
 		return corrupt(lv, "g");
 	if (parse_u64(find(tags, "t"), &ctime) < 0)
 		return corrupt(lv, "t");
+	uint64_t writer = 0; /* sp.w: the SPM generation of the last write, absent when none */
+	if (find(tags, "w") && parse_u64(find(tags, "w"), &writer) < 0)
+		return corrupt(lv, "w");
 
 	snprintf(m.uuid, sizeof(m.uuid), "%s", lv);
 	snprintf(m.image, sizeof(m.image), "%s", image);
@@ -117,6 +125,7 @@ int block_tags_to_meta(const char *domain, const char *lv, char *const *tags, st
 	m.shared = strcmp(shared, "1") == 0;
 	m.generation = gen;
 	m.ctime = (int64_t)ctime;
+	m.spm_generation = writer;
 	*ret = m;
 	return 0;
 }

@@ -48,6 +48,21 @@ struct domain_ops {
 	 * directory. The store's copy is closed afterwards. */
 	int (*remove)(struct domain *d);
 
+	/* Where sanlock keeps the domain's lockspace (which = "ids") or its
+	 * resource leases ("leases"): a path (newly allocated) and a byte offset
+	 * there, with at least min_size bytes from it (a file grows to that). */
+	int (*lease_area)(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
+			  uint64_t *ret_offset);
+	/* The pool's record (lib/pool.h), kept on its master domain. read:
+	 * -SP_E_NOT_FOUND if the domain holds no record of that pool. */
+	int (*pool_md_write)(struct domain *d, const char *pool, json_object *record);
+	int (*pool_md_read)(struct domain *d, const char *pool, json_object **ret);
+	/* Where the domain lies, as another host attaches it (lib/pool.h):
+	 * {"uuid", "kind", "devices": [...]} or {"uuid", "kind", "path"}. */
+	json_object *(*location)(const struct domain *d);
+	/* Forgets what was cached of storage that another host may have changed. */
+	void (*forget_cache)(struct domain *d);
+
 	/* Releases the backend state (priv) of the store's copy. */
 	void (*close)(struct domain *d);
 
@@ -70,9 +85,6 @@ struct domain_ops {
 	 * metadata (SPM only). -SP_E_BAD_REQUEST (field "size") for a bad size,
 	 * -SP_E_CONFLICT if the volume cannot or need not grow. */
 	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size);
-	/* Forgets what the backend cached of the domain's metadata (another host
-	 * may have changed it): the next meta_scan reads storage. */
-	void (*forget_cache)(struct domain *d);
 
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);

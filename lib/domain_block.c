@@ -26,12 +26,16 @@
 
 /* The journal uses the start of its LV: 1,024 slots of 4 KiB, read whole at start-up. */
 #define JOURNAL_BYTES (4ULL << 20)
+/* After the task journal in the same LV: the pool record, when this domain is a
+ * pool's master (a few slots: a record is replaced in place). */
+#define POOL_MD_BYTES (16ULL * SLOT_SIZE)
 
 static const char *const special_lvs[] = { "ids", "leases", "inbox", "outbox", "journal", NULL };
 
 struct block_priv {
 	char *devs[LVM_MAX_DEVS + 1];
 	struct slot_journal *journal;
+	struct slot_journal *pool_md;
 };
 
 /* VDSM's default extension chunk. */
@@ -306,11 +310,6 @@ static int block_volume_extend(struct domain *d, const struct volume_meta *m, ui
 	return lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE));
 }
 
-static void block_forget_cache(struct domain *d)
-{
-	lvm_vg_invalidate(d->uuid);
-}
-
 /* A raw volume is its LV; a qcow2 one gets its header on the LV, which the
  * caller activated (lib/activation.h). */
 static int block_volume_create(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent)
@@ -394,6 +393,66 @@ static int block_stats(const struct domain *d, uint64_t *ret_total, uint64_t *re
 	return 0;
 }
 
+static int block_lease_area(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
+			    uint64_t *ret_offset)
+{
+	_cleanup_free_ char *dev = NULL;
+	uint64_t offset, size;
+	/* sanlock reads and writes the special LV on the PV, like the journal:
+	 * no activation needed on any host */
+	int r = lvm_lv_location(d->uuid, which, &dev, &offset, &size);
+	if (r < 0)
+		return r;
+	if (size < min_size || offset % (1 << 20))
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "VG %s: LV %s cannot hold a lease area", d->uuid, which);
+	*ret_path = TAKE_PTR(dev);
+	*ret_offset = offset;
+	return 0;
+}
+
+static int block_pool_md_write(struct domain *d, const char *pool, json_object *record)
+{
+	return slot_journal_write(priv(d)->pool_md, pool, record);
+}
+
+struct pool_md_find {
+	const char *pool;
+	json_object *found;
+};
+
+static int pool_md_match(const char *key, json_object *record, void *userdata)
+{
+	struct pool_md_find *f = userdata;
+	if (strcmp(key, f->pool) == 0 && !f->found)
+		f->found = json_object_get(record);
+	return 0;
+}
+
+static int block_pool_md_read(struct domain *d, const char *pool, json_object **ret)
+{
+	struct pool_md_find f = { .pool = pool };
+	int r = slot_journal_scan(priv(d)->pool_md, pool_md_match, &f);
+	if (r < 0)
+		return r;
+	if (!f.found)
+		return sp_not_found("domain %s holds no record of pool %s", d->uuid, pool);
+	*ret = f.found;
+	return 0;
+}
+
+static json_object *block_location(const struct domain *d)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
+	json_object_object_add(o, "kind", json_object_new_string("block"));
+	for (size_t i = 0; priv(d)->devs[i]; i++)
+		json_object_array_add(devs, json_object_new_string(priv(d)->devs[i]));
+	json_object_object_add(o, "devices", devs);
+	return o;
+}
+
+static void block_forget_cache(struct domain *d) { lvm_vg_invalidate(d->uuid); }
+
 static void priv_free(struct block_priv *p);
 int domain_block_record(const char *dir, const char *const devs[]);
 
@@ -426,10 +485,9 @@ static int block_remove(struct domain *d)
 	/* the domain is gone with its VG: what follows is tidying up */
 	if (lvm_pvremove(devs) < 0)
 		log_warning("domain %s: VG removed, PV labels left: %s", d->uuid, sp_error_last()->message);
-	if (priv(d)->journal) {
-		slot_journal_close(priv(d)->journal);
-		priv(d)->journal = NULL;
-	}
+	slot_journal_close(priv(d)->journal);
+	slot_journal_close(priv(d)->pool_md);
+	priv(d)->journal = priv(d)->pool_md = NULL;
 	_cleanup_free_ char *parent = path_dirname(d->path);
 	if ((r = rm_rf(d->path)) < 0)
 		log_warning("domain %s: VG removed, cannot remove %s: %s", d->uuid, d->path, strerror(-r));
@@ -499,8 +557,12 @@ const struct domain_ops domain_block_ops = {
 	.volume_refresh = block_volume_refresh,
 	.volume_state = block_volume_state,
 	.volume_extend = block_volume_extend,
-	.forget_cache = block_forget_cache,
 	.remove = block_remove,
+	.lease_area = block_lease_area,
+	.pool_md_write = block_pool_md_write,
+	.pool_md_read = block_pool_md_read,
+	.location = block_location,
+	.forget_cache = block_forget_cache,
 	.close = block_close,
 	.stats = block_stats,
 };
@@ -572,8 +634,8 @@ static void priv_free(struct block_priv *p)
 		return;
 	for (size_t i = 0; p->devs[i]; i++)
 		free(p->devs[i]);
-	if (p->journal)
-		slot_journal_close(p->journal);
+	slot_journal_close(p->journal);
+	slot_journal_close(p->pool_md);
 	free(p);
 }
 
@@ -584,7 +646,11 @@ static int open_journal(const char *vg, struct block_priv *p)
 	int r = lvm_lv_location(vg, "journal", &dev, &offset, &size);
 	if (r < 0)
 		return r;
-	return slot_journal_open(dev, offset, size < JOURNAL_BYTES ? size : JOURNAL_BYTES, &p->journal);
+	if (size < JOURNAL_BYTES + POOL_MD_BYTES)
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "VG %s: the journal LV is too small", vg);
+	if ((r = slot_journal_open(dev, offset, JOURNAL_BYTES, &p->journal)) < 0)
+		return r;
+	return slot_journal_open(dev, offset + JOURNAL_BYTES, POOL_MD_BYTES, &p->pool_md);
 }
 
 /* VMs keep running while the agent restarts: the LVs active on this host
@@ -676,7 +742,7 @@ int domain_block_format(const char *dir, const char *const devs[], const char *u
 	/* zeroed journal: no stale records from an earlier life of the LUN */
 	_cleanup_free_ char *dev = NULL;
 	uint64_t offset, size;
-	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_BYTES)) < 0)
+	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_BYTES + POOL_MD_BYTES)) < 0)
 		return r;
 	return domain_block_record(dir, devs);
 }

@@ -1,6 +1,8 @@
 #include "lib/domain_file.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -295,6 +297,11 @@ static int file_remove(struct domain *d)
 		_cleanup_free_ char *dom_md = xasprintf("%s/dom_md", d->path);
 		if ((r = rmdir_empty(d, images)) < 0 || (r = rmdir_empty(d, journal)) < 0)
 			return r;
+		for (const char *const *f = (const char *const[]){ "ids", "leases", "pool.json", NULL }; *f; f++) {
+			_cleanup_free_ char *p = xasprintf("%s/dom_md/%s", d->path, *f);
+			if (unlink(p) < 0 && errno != ENOENT)
+				return sp_error_set(-errno, "io_error", "", "domain %s: cannot remove %s: %m", d->uuid, p);
+		}
 		if (unlink(ident) < 0 && errno != ENOENT)
 			return sp_error_set(-errno, "io_error", "", "domain %s: cannot remove %s: %m", d->uuid, ident);
 		if ((r = rmdir_empty(d, dom_md)) < 0)
@@ -338,6 +345,60 @@ static int file_volume_extend(struct domain *d, const struct volume_meta *m, uin
 			   d->uuid);
 }
 
+static int file_lease_area(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
+			   uint64_t *ret_offset)
+{
+	_cleanup_free_ char *path = xasprintf("%s/dom_md/%s", d->path, which);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || ((uint64_t)st.st_size < min_size && ftruncate(fd, (off_t)min_size) < 0))
+		return sp_error_set(-errno, "io_error", "", "domain %s: cannot prepare lease area %s: %m", d->uuid, path);
+	*ret_path = TAKE_PTR(path);
+	*ret_offset = 0;
+	return 0;
+}
+
+static char *pool_md_path(const struct domain *d) { return xasprintf("%s/dom_md/pool.json", d->path); }
+
+static int file_pool_md_write(struct domain *d, const char *pool, json_object *record)
+{
+	_cleanup_free_ char *path = pool_md_path(d);
+	(void)pool;
+	int r = write_json(path, record);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "domain %s: cannot write the pool record: %s", d->uuid, strerror(-r));
+	return 0;
+}
+
+static int file_pool_md_read(struct domain *d, const char *pool, json_object **ret)
+{
+	_cleanup_free_ char *path = pool_md_path(d);
+	json_object *uuid;
+	int r = read_json(path, ret);
+
+	if (r == -ENOENT)
+		return sp_not_found("domain %s holds no pool record", d->uuid);
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "domain %s: cannot read the pool record: %s", d->uuid, strerror(-r));
+	if (!json_object_object_get_ex(*ret, "uuid", &uuid) || strcmp(json_object_get_string(uuid), pool) != 0) {
+		json_object_put(*ret);
+		return sp_not_found("domain %s holds no record of pool %s", d->uuid, pool);
+	}
+	return 0;
+}
+
+static json_object *file_location(const struct domain *d)
+{
+	char real[PATH_MAX];
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "uuid", json_object_new_string(d->uuid));
+	json_object_object_add(o, "kind", json_object_new_string("file"));
+	/* an outside directory is reached through a link under data_dir */
+	json_object_object_add(o, "path", json_object_new_string(realpath(d->path, real) ? real : d->path));
+	return o;
+}
+
 static void file_forget_cache(struct domain *d) { (void)d; }
 
 static void file_close(struct domain *d) { (void)d; }
@@ -370,8 +431,12 @@ const struct domain_ops domain_file_ops = {
 	.volume_refresh = file_volume_noop,
 	.volume_state = file_volume_state,
 	.volume_extend = file_volume_extend,
-	.forget_cache = file_forget_cache,
 	.remove = file_remove,
+	.lease_area = file_lease_area,
+	.pool_md_write = file_pool_md_write,
+	.pool_md_read = file_pool_md_read,
+	.location = file_location,
+	.forget_cache = file_forget_cache,
 	.close = file_close,
 	.stats = file_stats,
 };

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/metrics.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
@@ -94,6 +95,7 @@ static struct {
 	bool started;
 	pthread_t thread;
 	atomic_bool read_only;
+	struct hashmap *ro_vgs; /* VG names read-only on their own (under lock) */
 	atomic_uint_fast64_t ncmds;
 	lvm_cmd_observer_fn observer;
 	void *observer_data;
@@ -319,7 +321,11 @@ static int run_line(const char *what, const char *object, int words, const char 
 	cap_reset();
 	log_debug("lvm: run %s", line);
 	atomic_fetch_add(&L.ncmds, 1);
+	uint64_t start_ns = metric_now_ns();
 	rc = lvm2_run(L.handle, line);
+	char cmd[32]; /* the command's name: its first word */
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
+	metrics_lvm_command(cmd, metric_now_ns() - start_ns);
 	if (rc != LVM2_COMMAND_SUCCEEDED)
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm %s %s failed (%d): %s",
 				    what, object, rc, cap.err_len ? cap.err : "no error message");
@@ -403,11 +409,23 @@ static struct lvm_lv *lvs_copy(const struct lvm_lv *lvs, size_t n)
 
 /* ---- operations (worker thread) ---- */
 
-static int refuse_if_read_only(const char *what, const char *object)
+static bool vg_read_only(const char *vg)
+{
+	pthread_mutex_lock(&L.lock);
+	bool ro = vg && L.ro_vgs && hashmap_get(L.ro_vgs, vg);
+	pthread_mutex_unlock(&L.lock);
+	return ro;
+}
+
+/* vg: the VG the command changes, NULL for commands on devices only. */
+static int refuse_if_read_only(const char *what, const char *object, const char *vg)
 {
 	if (atomic_load(&L.read_only))
 		return sp_error_set(-EROFS, "read_only", "",
 				    "lvm %s %s refused: LVM is read-only on this host", what, object);
+	if (vg_read_only(vg))
+		return sp_error_set(-EROFS, "read_only", "",
+				    "lvm %s %s refused: VG %s is read-only on this host (not its SPM)", what, object, vg);
 	return 0;
 }
 
@@ -417,7 +435,7 @@ static int do_pvcreate(struct call *k)
 	int r = check_devs(k->devs, true);
 	if (r < 0)
 		return r;
-	if ((r = refuse_if_read_only("pvcreate", k->devs[0])) < 0)
+	if ((r = refuse_if_read_only("pvcreate", k->devs[0], NULL)) < 0)
 		return r;
 	if (k->size % 512)
 		return bad_arg("metadata_size", "metadata size %" PRIu64 " is not a multiple of 512",
@@ -444,7 +462,7 @@ static int do_vgcreate(struct call *k)
 	struct cmdline c;
 	int r;
 	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(k->devs, true)) < 0 ||
-	    (r = check_tags("tags", k->add)) < 0 || (r = refuse_if_read_only("vgcreate", k->vg)) < 0)
+	    (r = check_tags("tags", k->add)) < 0 || (r = refuse_if_read_only("vgcreate", k->vg, k->vg)) < 0)
 		return r;
 	if (k->size && (k->size % 1024 || (k->size & (k->size - 1))))
 		return bad_arg("extent_size", "extent size %" PRIu64
@@ -478,7 +496,7 @@ static int do_vgextend(struct call *k)
 	int r;
 	const char *one[] = { k->dev, NULL };
 	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(one, true)) < 0 ||
-	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("vgextend", k->vg)) < 0)
+	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("vgextend", k->vg, k->vg)) < 0)
 		return r;
 	_cleanup_(freep) char **devs = NULL;
 	size_t n = 0;
@@ -512,7 +530,7 @@ static int do_pvresize(struct call *k)
 	int r;
 	const char *one[] = { k->dev, NULL };
 	if ((r = check_name("vg", k->vg)) < 0 || (r = check_devs(one, true)) < 0 ||
-	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("pvresize", k->dev)) < 0)
+	    (r = vg_state_get(k->vg, &st)) < 0 || (r = refuse_if_read_only("pvresize", k->dev, k->vg)) < 0)
 		return r;
 	if (!strv_has(st->devs, k->dev))
 		return bad_arg("device", "%s is not a device of VG %s", k->dev, k->vg);
@@ -530,7 +548,7 @@ static int do_vgremove(struct call *k)
 	struct vg_state *st = NULL;
 	int r;
 	if ((r = check_name("vg", k->vg)) < 0 || (r = vg_state_get(k->vg, &st)) < 0 ||
-	    (r = refuse_if_read_only("vgremove", k->vg)) < 0)
+	    (r = refuse_if_read_only("vgremove", k->vg, k->vg)) < 0)
 		return r;
 	cl_start(&c, "vgremove", st->devs, false);
 	cl_word(&c, "--force");
@@ -548,7 +566,7 @@ static int do_pvremove(struct call *k)
 	int r = check_devs(k->devs, true);
 	if (r < 0)
 		return r;
-	if ((r = refuse_if_read_only("pvremove", k->devs[0])) < 0)
+	if ((r = refuse_if_read_only("pvremove", k->devs[0], NULL)) < 0)
 		return r;
 	_cleanup_free_ char *object = NULL;
 	{
@@ -656,7 +674,7 @@ static int lv_change_start(struct call *k, const char *what, struct vg_state **r
 	    (r = vg_state_get(k->vg, ret_st)) < 0)
 		return r;
 	*ret_object = xasprintf("%s/%s", k->vg, k->lv);
-	if ((r = refuse_if_read_only(what, *ret_object)) < 0) {
+	if ((r = refuse_if_read_only(what, *ret_object, k->vg)) < 0) {
 		free(*ret_object);
 		*ret_object = NULL;
 		return r;
@@ -1058,6 +1076,18 @@ void lvm_stop(void)
 
 void lvm_set_read_only(bool read_only) { atomic_store(&L.read_only, read_only); }
 bool lvm_get_read_only(void) { return atomic_load(&L.read_only); }
+
+void lvm_vg_set_read_only(const char *vg, bool read_only)
+{
+	pthread_mutex_lock(&L.lock);
+	if (!L.ro_vgs)
+		L.ro_vgs = hashmap_new(NULL);
+	if (read_only)
+		hashmap_put(L.ro_vgs, vg, (void *)1);
+	else
+		hashmap_remove(L.ro_vgs, vg);
+	pthread_mutex_unlock(&L.lock);
+}
 uint64_t lvm_commands_run(void) { return atomic_load(&L.ncmds); }
 
 void lvm_set_cmd_observer(lvm_cmd_observer_fn fn, void *userdata)

@@ -48,6 +48,9 @@ void lvm_stop(void);
  * from lvm.conf; checked on this machine). */
 void lvm_set_read_only(bool read_only);
 bool lvm_get_read_only(void);
+/* The same refusal for the changes of one VG only (the VGs of pools this host
+ * is not the SPM of); works before lvm_start too. */
+void lvm_vg_set_read_only(const char *vg, bool read_only);
 
 /* Validation of the pieces a command line is built from (exposed for callers
  * that want to check a request early). */

@@ -38,3 +38,6 @@ int op_image_resize(const char *domain, const char *image, uint64_t capacity, js
 
 /* Replays every journal record of every domain; call before accepting work. */
 int ops_recover_all(void);
+/* The same for the domains of one pool (pool "": the domains in no pool), as
+ * its new SPM does before accepting work there. */
+int ops_recover(const char *pool);

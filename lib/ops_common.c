@@ -91,7 +91,7 @@ int op_submit(const struct op_desc *op, const char *domain, json_object *record,
 		snprintf(t->claims[i], sizeof(t->claims[i]), "%s", claims[i]);
 	}
 	rec_add_str(record, "task", t->uuid);
-	if ((r = d.ops->journal_write(&d, t->uuid, record)) < 0)
+	if ((r = store_check_writer(&d)) < 0 || (r = d.ops->journal_write(&d, t->uuid, record)) < 0)
 		goto fail;
 
 	json_object *body = json_object_new_object();

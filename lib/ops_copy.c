@@ -22,7 +22,7 @@ static int rollback(json_object *rec)
 
 	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0)
 		return r;
-	if ((r = d.ops->volume_remove(&d, image, volume)) < 0)
+	if ((r = store_check_writer(&d)) < 0 || (r = d.ops->volume_remove(&d, image, volume)) < 0)
 		return r;
 	store_forget_volume(volume);
 	return d.ops->image_remove(&d, image);

@@ -19,7 +19,8 @@ static int rollback(json_object *rec)
 	struct domain d;
 	int r;
 
-	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0 || (r = d.ops->volume_remove(&d, image, volume)) < 0)
+	if ((r = store_get_domain(rec_str(rec, "domain"), &d)) < 0 || (r = store_check_writer(&d)) < 0 ||
+	    (r = d.ops->volume_remove(&d, image, volume)) < 0)
 		return r;
 	store_forget_volume(volume);
 	if (rec_bool(rec, "new_image"))

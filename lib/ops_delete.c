@@ -21,7 +21,7 @@ int op_remove_volume(struct domain *d, struct volume_meta *m)
 			return r;
 	}
 	crashpoint("delete.after_illegal");
-	if ((r = d->ops->volume_remove(d, m->image, m->uuid)) < 0)
+	if ((r = store_check_writer(d)) < 0 || (r = d->ops->volume_remove(d, m->image, m->uuid)) < 0)
 		return r;
 	store_forget_volume(m->uuid);
 	return 0;

@@ -73,6 +73,7 @@ static int replay(const char *task_uuid, json_object *record, void *userdata)
 }
 
 struct domains {
+	const char *pool; /* only this pool's domains ("": those in no pool); NULL: all */
 	struct domain *v;
 	size_t n;
 };
@@ -80,6 +81,8 @@ struct domains {
 static void collect_domain(struct domain *d, void *userdata)
 {
 	struct domains *ds = userdata;
+	if (ds->pool && strcmp(ds->pool, d->pool) != 0)
+		return;
 	ds->v = xrealloc(ds->v, (ds->n + 1) * sizeof(*ds->v));
 	ds->v[ds->n++] = *d;
 }
@@ -155,9 +158,11 @@ static void remove_leftovers(struct domain *d, struct hashmap *explained)
 
 static void hashmap_freep(struct hashmap **m) { hashmap_free(*m); }
 
-int ops_recover_all(void)
+int ops_recover_all(void) { return ops_recover(NULL); }
+
+int ops_recover(const char *pool)
 {
-	struct domains ds = { 0 };
+	struct domains ds = { .pool = pool };
 	store_foreach_domain(collect_domain, &ds);
 	_cleanup_free_ struct domain *v = ds.v;
 	_cleanup_(hashmap_freep) struct hashmap *explained = hashmap_new(NULL);

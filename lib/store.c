@@ -8,6 +8,7 @@
 
 #include "lib/domain_block.h"
 #include "lib/domain_file.h"
+#include "lib/pool.h"
 #include "lib/task.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -260,12 +261,46 @@ static int domain_create_locked(const struct domain_spec *spec, char ret_uuid[UU
 	return 0;
 }
 
+static int update_pool_record_locked(const char *pool, void (*fn)(json_object *rec, void *userdata), void *userdata);
+static void put_location(json_object *rec, void *domain);
+static void drop_location(json_object *rec, void *uuid);
+
 int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN])
 {
 	WRITE_LOCKED;
+	int r;
 	if (spec->pool && spec->pool[0] && !hashmap_get(st.pools, spec->pool))
 		return sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", "pool", "pool %s does not exist", spec->pool);
-	return domain_create_locked(spec, ret_uuid);
+	if ((r = domain_create_locked(spec, ret_uuid)) < 0 || !spec->pool || !spec->pool[0])
+		return r;
+	return update_pool_record_locked(spec->pool, put_location, hashmap_get(st.domains, ret_uuid));
+}
+
+/* Whether a task of the domain is queued or running (the task list is the
+ * runner's; a task names the domain its record is journaled on). */
+bool store_domain_has_tasks(const char *uuid)
+{
+	_cleanup_json_ json_object *tasks = task_list_json();
+	for (size_t i = 0; i < json_object_array_length(tasks); i++) {
+		json_object *t = json_object_array_get_idx(tasks, i);
+		const char *state = json_object_get_string(json_object_object_get(t, "state"));
+		const char *dom = json_object_get_string(json_object_object_get(t, "domain"));
+		if (dom && strcmp(dom, uuid) == 0 && state &&
+		    (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0))
+			return true;
+	}
+	return false;
+}
+
+static pthread_rwlock_t submissions = PTHREAD_RWLOCK_INITIALIZER;
+
+void store_submission_begin(void) { pthread_rwlock_rdlock(&submissions); }
+void store_submission_end(void) { pthread_rwlock_unlock(&submissions); }
+
+static void submissions_unlockp(int *dummy)
+{
+	(void)dummy;
+	pthread_rwlock_unlock(&submissions);
 }
 
 /* Undoes what attaching put under data_dir/domains (link or host record). */
@@ -334,8 +369,42 @@ int store_domain_attach(const struct domain_spec *spec, char ret_uuid[UUID_STR_L
 	return domain_attach_locked(spec, ret_uuid);
 }
 
-int store_pool_create(const char *name, const char *master_name, const char *domain_path,
-		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN])
+/* Changes the pool's record on its master domain through fn (caller holds the write lock). */
+static int update_pool_record_locked(const char *pool, void (*fn)(json_object *rec, void *userdata), void *userdata)
+{
+	struct pool *p = hashmap_get(st.pools, pool);
+	struct domain *master = p ? hashmap_get(st.domains, p->master) : NULL;
+	_cleanup_json_ json_object *rec = NULL;
+	int r;
+
+	if (!master)
+		return sp_not_found("pool %s or its master domain is not known on this host", pool);
+	if ((r = store_check_writer(master)) < 0 || (r = master->ops->pool_md_read(master, pool, &rec)) < 0)
+		return r;
+	fn(rec, userdata);
+	return master->ops->pool_md_write(master, pool, rec);
+}
+
+static void put_location(json_object *rec, void *domain)
+{
+	struct domain *d = domain;
+	pool_record_put_domain(rec, d->ops->location(d));
+}
+
+static void drop_location(json_object *rec, void *uuid)
+{
+	json_object *a = pool_record_domains(rec);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *u = json_object_object_get(json_object_array_get_idx(a, i), "uuid");
+		if (u && strcmp(json_object_get_string(u), uuid) == 0) {
+			json_object_array_del_idx(a, i, 1);
+			return;
+		}
+	}
+}
+
+int store_pool_create(const char *name, const struct domain_spec *master_spec, char ret_pool[UUID_STR_LEN],
+		      char ret_domain[UUID_STR_LEN])
 {
 	struct pool p = { 0 };
 	int r;
@@ -345,17 +414,195 @@ int store_pool_create(const char *name, const char *master_name, const char *dom
 		return sp_error_set(-SP_E_CONFLICT, "conflict", "name", "a pool named %s already exists", name);
 	uuid_generate_str(p.uuid);
 	snprintf(p.name, sizeof(p.name), "%s", name);
-	struct domain_spec master = { .name = master_name, .pool = p.uuid, .path = domain_path };
+	struct domain_spec master = *master_spec;
+	master.pool = p.uuid;
 	if ((r = domain_create_locked(&master, p.master)) < 0)
 		return r;
-	/* the pool record last: its master exists once it is written */
-	if ((r = write_pool(&p)) < 0)
+	struct domain *d = hashmap_get(st.domains, p.master);
+	_cleanup_json_ json_object *rec = pool_record_new(&p);
+	pool_record_put_domain(rec, d->ops->location(d));
+	/* the host's pool record last: its master and the record on it exist once it is written */
+	if ((r = d->ops->pool_md_write(d, p.uuid, rec)) < 0 || (r = write_pool(&p)) < 0)
 		return r;
 	struct pool *copy = xmalloc(sizeof(*copy));
 	*copy = p;
 	hashmap_put(st.pools, p.uuid, copy);
 	memcpy(ret_pool, p.uuid, UUID_STR_LEN);
 	memcpy(ret_domain, p.master, UUID_STR_LEN);
+	return 0;
+}
+
+/* Attaches every domain the record names (the master is attached already):
+ * one that cannot be attached is logged and left out, the others stay usable. */
+static void attach_pool_domains_locked(const char *pool, json_object *rec)
+{
+	json_object *a = pool_record_domains(rec);
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct domain_spec spec;
+		char uuid[UUID_STR_LEN];
+		json_object *loc = json_object_array_get_idx(a, i);
+		if (pool_location_spec(loc, &spec) < 0 || domain_attach_locked(&spec, uuid) < 0)
+			log_warning("pool %s: cannot attach domain %s: %s", pool,
+				    json_object_get_string(json_object_object_get(loc, "uuid")), sp_error_last()->message);
+		free((void *)spec.devices);
+	}
+}
+
+int store_pool_connect(const char *pool, const struct domain_spec *master_spec)
+{
+	char uuid[UUID_STR_LEN];
+	_cleanup_json_ json_object *rec = NULL;
+	struct pool p;
+	int r;
+
+	WRITE_LOCKED;
+	if ((r = domain_attach_locked(master_spec, uuid)) < 0)
+		return r;
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (strcmp(d->pool, pool) != 0)
+		return sp_bad_field(master_spec->devices ? "devices" : "path", "domain %s belongs to %s, not to pool %s",
+				    uuid, d->pool[0] ? d->pool : "no pool", pool);
+	if ((r = d->ops->pool_md_read(d, pool, &rec)) < 0 || (r = pool_record_identity(rec, pool, &p)) < 0)
+		return r;
+	if (strcmp(p.master, uuid) != 0)
+		return sp_bad_field(master_spec->devices ? "devices" : "path",
+				    "domain %s is not the master domain of pool %s (%s is)", uuid, pool, p.master);
+	struct pool *known = hashmap_get(st.pools, pool);
+	if (!known && name_taken(st.pools, offsetof(struct pool, name), p.name))
+		return sp_conflict("another pool named %s is on this host", p.name);
+	attach_pool_domains_locked(pool, rec);
+	if (!known) {
+		if ((r = write_pool(&p)) < 0)
+			return r;
+		struct pool *copy = xmalloc(sizeof(*copy));
+		*copy = p;
+		hashmap_put(st.pools, p.uuid, copy);
+		log_info("connected to pool %s (%s), master domain %s", p.uuid, p.name, p.master);
+	}
+	return 0;
+}
+
+static void forget_domain_locked(struct domain *d)
+{
+	size_t pos = 0;
+	const char *key;
+	void *v;
+	/* the host-local entry: a block record directory or a file domain's link */
+	int r = strcmp(d->ops->kind, "block") == 0 ? rm_rf(d->path) : (unlink(d->path) < 0 ? -errno : 0);
+	if (r < 0)
+		log_warning("domain %s: cannot remove %s: %s", d->uuid, d->path, strerror(-r));
+	while (hashmap_next(st.volumes, &pos, &key, &v) == 0)
+		if (strcmp(((struct volume_meta *)v)->domain, d->uuid) == 0) {
+			hashmap_remove(st.volumes, key);
+			pos = 0;
+		}
+	d->ops->close(d);
+	hashmap_remove(st.domains, d->uuid);
+}
+
+int store_pool_disconnect(const char *pool)
+{
+	size_t pos = 0;
+	void *v;
+
+	pthread_rwlock_wrlock(&submissions);
+	_cleanup_(submissions_unlockp) int no_submission = 0;
+	(void)no_submission;
+	WRITE_LOCKED;
+	if (!hashmap_get(st.pools, pool))
+		return sp_not_found("pool %s not found", pool);
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		if (strcmp(((struct domain *)v)->pool, pool) == 0 && store_domain_has_tasks(((struct domain *)v)->uuid))
+			return sp_conflict("domain %s of pool %s has queued or running tasks", ((struct domain *)v)->uuid, pool);
+	pos = 0;
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		if (strcmp(((struct domain *)v)->pool, pool) == 0) {
+			forget_domain_locked(v);
+			pos = 0;
+		}
+	_cleanup_free_ char *path = xasprintf("%s/pools/%s.json", st.data_dir, pool);
+	_cleanup_free_ char *dir = xasprintf("%s/pools", st.data_dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sp_error_set(-errno, "io_error", "", "cannot remove pool record %s: %m", path);
+	fsync_dir(dir);
+	hashmap_remove(st.pools, pool);
+	log_info("disconnected from pool %s", pool);
+	return 0;
+}
+
+struct spm_mark {
+	uint64_t generation;
+	unsigned host_id;
+};
+
+static void set_spm(json_object *rec, void *userdata)
+{
+	struct spm_mark *m = userdata;
+	pool_record_set_spm(rec, m->generation, m->host_id);
+}
+
+int store_pool_set_spm(const char *pool, uint64_t generation, unsigned host_id)
+{
+	struct spm_mark m = { generation, host_id };
+	WRITE_LOCKED;
+	return update_pool_record_locked(pool, set_spm, &m);
+}
+
+int store_pool_domains(const char *pool, char (**ret)[UUID_STR_LEN], size_t *ret_n)
+{
+	size_t pos = 0, n = 0;
+	void *v;
+	READ_LOCKED;
+	char (*u)[UUID_STR_LEN] = xcalloc(hashmap_size(st.domains) + 1, UUID_STR_LEN);
+	while (hashmap_next(st.domains, &pos, NULL, &v) == 0)
+		if (strcmp(((struct domain *)v)->pool, pool) == 0)
+			memcpy(u[n++], ((struct domain *)v)->uuid, UUID_STR_LEN);
+	*ret = u;
+	*ret_n = n;
+	return 0;
+}
+
+int store_domain_rescan(const char *uuid)
+{
+	size_t pos = 0;
+	const char *key;
+	void *v;
+	WRITE_LOCKED;
+	struct domain *d = hashmap_get(st.domains, uuid);
+	if (!d)
+		return sp_not_found("storage domain %s not found", uuid);
+	while (hashmap_next(st.volumes, &pos, &key, &v) == 0)
+		if (strcmp(((struct volume_meta *)v)->domain, uuid) == 0) {
+			hashmap_remove(st.volumes, key);
+			pos = 0;
+		}
+	d->ops->forget_cache(d);
+	return d->ops->meta_scan(d, load_volume, NULL);
+}
+
+static store_write_guard_fn write_guard;
+
+void store_set_write_guard(store_write_guard_fn fn) { write_guard = fn; }
+
+static int writer_generation(const struct domain *d, uint64_t *ret)
+{
+	*ret = 0;
+	return d->pool[0] && write_guard ? write_guard(d->pool, ret) : 0;
+}
+
+int store_check_writer(const struct domain *d)
+{
+	uint64_t generation;
+	return writer_generation(d, &generation);
+}
+
+int store_get_pool(const char *uuid, struct pool *ret)
+{
+	READ_LOCKED;
+	struct pool *p = hashmap_get(st.pools, uuid);
+	if (!p)
+		return sp_not_found("pool %s not found", uuid);
+	*ret = *p;
 	return 0;
 }
 
@@ -373,33 +620,6 @@ int store_get_domain(const char *uuid, struct domain *ret)
 		return sp_not_found("storage domain %s not found", uuid);
 	*ret = *d;
 	return 0;
-}
-
-/* Whether a task of the domain is queued or running (the task list is the
- * runner's; a task names the domain its record is journaled on). */
-static bool domain_has_tasks(const char *uuid)
-{
-	_cleanup_json_ json_object *tasks = task_list_json();
-	for (size_t i = 0; i < json_object_array_length(tasks); i++) {
-		json_object *t = json_object_array_get_idx(tasks, i);
-		const char *state = json_object_get_string(json_object_object_get(t, "state"));
-		const char *dom = json_object_get_string(json_object_object_get(t, "domain"));
-		if (dom && strcmp(dom, uuid) == 0 && state &&
-		    (strcmp(state, "queued") == 0 || strcmp(state, "running") == 0))
-			return true;
-	}
-	return false;
-}
-
-static pthread_rwlock_t submissions = PTHREAD_RWLOCK_INITIALIZER;
-
-void store_submission_begin(void) { pthread_rwlock_rdlock(&submissions); }
-void store_submission_end(void) { pthread_rwlock_unlock(&submissions); }
-
-static void submissions_unlockp(int *dummy)
-{
-	(void)dummy;
-	pthread_rwlock_unlock(&submissions);
 }
 
 int store_domain_remove(const char *uuid)
@@ -424,12 +644,16 @@ int store_domain_remove(const char *uuid)
 	while (hashmap_next(st.pools, &pos, NULL, &v) == 0)
 		if (strcmp(((struct pool *)v)->master, uuid) == 0)
 			return sp_conflict("domain %s is the master domain of pool %s", uuid, ((struct pool *)v)->uuid);
-	if (domain_has_tasks(uuid))
+	if (store_domain_has_tasks(uuid))
 		return sp_conflict("domain %s has queued or running tasks", uuid);
-	if ((r = d->ops->remove(d)) < 0)
+	if ((r = store_check_writer(d)) < 0 || (r = d->ops->remove(d)) < 0)
 		return r;
+	char pool[UUID_STR_LEN];
+	memcpy(pool, d->pool, UUID_STR_LEN);
 	d->ops->close(d);
 	hashmap_remove(st.domains, uuid);
+	if (pool[0] && update_pool_record_locked(pool, drop_location, (void *)uuid) < 0)
+		log_warning("domain %s removed, but not from the record of pool %s: %s", uuid, pool, sp_error_last()->message);
 	return 0;
 }
 
@@ -451,9 +675,10 @@ int store_domain_add_device(const char *uuid, const char *dev)
 	int r;
 
 	WRITE_LOCKED;
-	if ((r = block_domain_locked(uuid, &d)) < 0)
+	if ((r = block_domain_locked(uuid, &d)) < 0 || (r = store_check_writer(d)) < 0 ||
+	    (r = domain_block_add_device(d, dev)) < 0)
 		return r;
-	return domain_block_add_device(d, dev);
+	return d->pool[0] ? update_pool_record_locked(d->pool, put_location, d) : 0;
 }
 
 int store_domain_resize(const char *uuid)
@@ -462,7 +687,7 @@ int store_domain_resize(const char *uuid)
 	int r;
 
 	WRITE_LOCKED;
-	if ((r = block_domain_locked(uuid, &d)) < 0)
+	if ((r = block_domain_locked(uuid, &d)) < 0 || (r = store_check_writer(d)) < 0)
 		return r;
 	return domain_block_resize(d);
 }
@@ -493,8 +718,11 @@ int store_put_volume(struct domain *d, struct volume_meta *m)
 	bool known = store_get_volume(m->uuid, &old) == 0;
 	if (!known)
 		sp_error_clear();
+	int r = writer_generation(d, &m->spm_generation);
+	if (r < 0)
+		return r;
 	m->generation++;
-	int r = d->ops->meta_write(d, known ? &old : NULL, m);
+	r = d->ops->meta_write(d, known ? &old : NULL, m);
 	if (r < 0)
 		return r;
 	struct volume_meta *copy = xmalloc(sizeof(*copy));

@@ -21,8 +21,6 @@ void store_close(void);
 const char *store_data_dir(void);
 
 /* Pools and domains. */
-int store_pool_create(const char *name, const char *master_name, const char *domain_path,
-		      char ret_pool[UUID_STR_LEN], char ret_domain[UUID_STR_LEN]);
 struct domain_spec {
 	const char *name;
 	const char *pool;            /* NULL: none */
@@ -30,6 +28,32 @@ struct domain_spec {
 	const char *const *devices;  /* block domain on these devices (NULL-terminated); NULL: a file domain */
 };
 int store_domain_create(const struct domain_spec *spec, char ret_uuid[UUID_STR_LEN]);
+/* Creates a pool and its master domain (master: name and location; its pool
+ * is the new pool), the pool's record on the master (lib/pool.h) and this
+ * host's copy of the identity. */
+int store_pool_create(const char *name, const struct domain_spec *master, char ret_pool[UUID_STR_LEN],
+		      char ret_domain[UUID_STR_LEN]);
+/* Connects this host to a pool another host created: attaches the master
+ * domain at master (devices or path), reads the pool's record there, attaches
+ * every domain it names and records the pool. Connecting again is not an
+ * error. -SP_E_BAD_REQUEST naming the field if the master is not there. */
+int store_pool_connect(const char *pool, const struct domain_spec *master);
+/* Forgets the pool and its domains on this host (storage is untouched).
+ * -SP_E_CONFLICT if tasks are queued or running on its domains. */
+int store_pool_disconnect(const char *pool);
+/* Records the SPM's generation and host id in the pool's record. */
+int store_pool_set_spm(const char *pool, uint64_t generation, unsigned host_id);
+/* The uuids of the pool's domains known here (*ret allocated). */
+int store_pool_domains(const char *pool, char (**ret)[UUID_STR_LEN], size_t *ret_n);
+/* Reads the domain's volumes from storage again (another host changed them). */
+int store_domain_rescan(const char *uuid);
+/* Who may change a pool's domains: fn(pool, &generation) returns 0 and the
+ * SPM generation every write then carries if this host may, else a negative
+ * error (recorded). Checked before every metadata write of a
+ * domain in a pool; domains in no pool are this host's own. */
+typedef int (*store_write_guard_fn)(const char *pool, uint64_t *ret_spm_generation);
+void store_set_write_guard(store_write_guard_fn fn);
+int store_check_writer(const struct domain *d);
 /* Makes a domain another host formatted known to this host: spec->devices
  * (every PV of its VG) or spec->path (its directory); name and pool are
  * read from storage. Attaching a domain already known is not an error.
@@ -45,6 +69,9 @@ int store_domain_remove(const char *uuid);
 int store_domain_add_device(const char *uuid, const char *dev);
 int store_domain_resize(const char *uuid);
 size_t store_pool_count(void);
+int store_get_pool(const char *uuid, struct pool *ret);
+/* Whether a task of the domain is queued or running. */
+bool store_domain_has_tasks(const char *uuid);
 /* Copies a domain; -SP_E_NOT_FOUND (recorded) if unknown. */
 int store_get_domain(const char *uuid, struct domain *ret);
 /* Calls fn on every domain (under the read lock; fn must not call the store). */

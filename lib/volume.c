@@ -56,6 +56,7 @@ json_object *volume_meta_to_json(const struct volume_meta *m)
 	json_object_object_add(o, "legality", json_object_new_string(m->legal ? "LEGAL" : "ILLEGAL"));
 	json_object_object_add(o, "shared", json_object_new_boolean(m->shared));
 	json_object_object_add(o, "generation", json_object_new_int64((int64_t)m->generation));
+	json_object_object_add(o, "spm_generation", json_object_new_int64((int64_t)m->spm_generation));
 	json_object_object_add(o, "ctime", json_object_new_int64(m->ctime));
 	return o;
 }
@@ -125,6 +126,13 @@ int volume_meta_from_json(json_object *o, struct volume_meta *ret)
 	m.capacity = (uint64_t)cap;
 	m.generation = (uint64_t)gen;
 	m.ctime = ctime;
+	/* written since the SPM came; absent in older metadata: 0 */
+	json_object *spm_gen;
+	if (json_object_object_get_ex(o, "spm_generation", &spm_gen)) {
+		if (!json_object_is_type(spm_gen, json_type_int) || json_object_get_int64(spm_gen) < 0)
+			return sp_error_set(-SP_E_CORRUPT, "corrupt", "spm_generation", "metadata field spm_generation is invalid");
+		m.spm_generation = (uint64_t)json_object_get_int64(spm_gen);
+	}
 	*ret = m;
 	return 0;
 }

@@ -27,6 +27,9 @@ struct volume_meta {
 	bool legal;          /* false until fully built, and while being removed */
 	bool shared;         /* part of a template: read-only, may back other images */
 	uint64_t generation; /* bumped on every metadata write */
+	/* The SPM generation of the host that made the last write (0: no SPM,
+	 * a domain in no pool or leases off): which SPM wrote it. */
+	uint64_t spm_generation;
 	int64_t ctime;       /* creation, seconds since the epoch */
 };
 

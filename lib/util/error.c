@@ -11,6 +11,7 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 	va_list ap;
 
 	last.code = code;
+	last.spm_host = 0;
 	snprintf(last.kind, sizeof(last.kind), "%s", kind ? kind : "error");
 	snprintf(last.field, sizeof(last.field), "%s", field ? field : "");
 	va_start(ap, fmt);
@@ -18,6 +19,8 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 	va_end(ap);
 	return code;
 }
+
+void sp_error_set_spm_host(unsigned host_id) { last.spm_host = host_id; }
 
 const struct sp_error *sp_error_last(void) { return &last; }
 

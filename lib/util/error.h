@@ -16,6 +16,7 @@ enum {
 	SP_E_ABORTED,      /* task aborted by the user */
 	SP_E_CORRUPT,      /* on-disk record fails a check */
 	SP_E_LEASE_HELD,   /* a sanlock lease is held by another owner (host id in the message): 409 */
+	SP_E_NOT_SPM,      /* only the pool's SPM may change its storage: 409 */
 	SP_E_MAX
 };
 
@@ -24,11 +25,14 @@ struct sp_error {
 	char kind[32];      /* machine-readable code for the API, e.g. "invalid_field" */
 	char field[64];     /* request field concerned, "" if none */
 	char message[1024]; /* human-readable, names the object concerned */
+	unsigned spm_host;  /* not_spm / lease_held: the SPM or lease owner's host id, 0 if unknown */
 };
 
 /* Records the error for this thread and returns code (negative). */
 int sp_error_set(int code, const char *kind, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Adds the host that holds what the last error was about (after sp_error_set). */
+void sp_error_set_spm_host(unsigned host_id);
 /* The last error recorded on this thread (code 0 if none). */
 const struct sp_error *sp_error_last(void);
 void sp_error_clear(void);

@@ -31,3 +31,10 @@ char *xasprintf(const char *fmt, ...)
 		return check(NULL);
 	return s;
 }
+
+void *xmemdup(const void *p, size_t n)
+{
+	void *c = xmalloc(n);
+	memcpy(c, p, n);
+	return c;
+}

@@ -64,6 +64,7 @@ data_dir = /var/lib/sanpool
 run_dir = /run/sanpool
 host_id = $sp_hid
 lvm_activation = yes
+sanlock = no
 log_level = debug
 CONF
 mkdir -p /var/lib/sanpool

@@ -36,6 +36,7 @@ class Daemon:
             f.write("data_dir = %s\n" % self.data_dir)
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = debug\n")
+            f.write("sanlock = no\n")  # one host; the SPM tests turn it on
             f.write(conf_extra)
         self.proc = None
         self.port = None

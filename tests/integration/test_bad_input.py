@@ -92,12 +92,19 @@ class BadInputTest(DaemonTest):
             ("DELETE", "/v1/domains/" + self.dom2, None),
             ("POST", "/v1/domains/%s/devices" % self.dom2, {"device": "/dev/loop0"}),
             ("POST", "/v1/domains/%s/resize" % self.dom2, None),
-            ("POST", "/v1/domains/attach", {"kind": "file", "path": self.tmp}),
+            ("POST", "/v1/domains/attach", {"kind": "file", "path": self.dom2_dir()}),
+            ("POST", "/v1/pools/%s/connect" % self.pool, {"kind": "file", "path": self.dom2_dir()}),
+            ("POST", "/v1/pools/%s/disconnect" % self.pool, None),
+            ("POST", "/v1/pools/%s/spm/start" % self.pool, None),
+            ("POST", "/v1/pools/%s/spm/stop" % self.pool, None),
             ("POST", i + "/prepare", None),
             ("POST", i + "/teardown", None),
             ("POST", i + "/volumes/%s/refresh" % self.top, None),
             ("POST", i + "/volumes/%s/extend" % self.top, {"size": GiB}),
         ]
+
+    def dom2_dir(self):
+        return os.path.join(self.d.data_dir, "domains", self.dom2)
 
     def test_every_post_and_delete_route_is_covered(self):
         out = subprocess.run([SANPOOLD, "--list-routes"], check=True, capture_output=True, text=True).stdout
@@ -113,6 +120,8 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/resize", "POST /v1/tasks/{task}/abort",
                    "DELETE /v1/domains/{domain}", "POST /v1/domains/{domain}/devices",
                    "POST /v1/domains/{domain}/resize", "POST /v1/domains/attach",
+                   "POST /v1/pools/{pool}/connect", "POST /v1/pools/{pool}/disconnect",
+                   "POST /v1/pools/{pool}/spm/start", "POST /v1/pools/{pool}/spm/stop",
                    "POST /v1/domains/{domain}/images/{image}/prepare",
                    "POST /v1/domains/{domain}/images/{image}/teardown",
                    "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/refresh",

@@ -154,7 +154,9 @@ class StaticTest(unittest.TestCase):
                 self.assertIn(c, codes, "%s %s lacks %s" % (method, path, c))
             for c, r in op["responses"].items():
                 r = resolve(self.doc, r)
-                self.assertIn("application/json", r.get("content", {}), "%s %s %s" % (method, path, c))
+                # /metrics answers in Prometheus' text format; every other answer is JSON
+                media = "text/plain" if (path, c) == ("/metrics", "200") else "application/json"
+                self.assertIn(media, r.get("content", {}), "%s %s %s" % (method, path, c))
                 if c >= "400":
                     self.assertEqual(resolve(self.doc, r["content"]["application/json"]["schema"]),
                                      self.doc["components"]["schemas"]["Error"])
@@ -180,7 +182,7 @@ class StaticTest(unittest.TestCase):
                                  for f, t, req in re.findall(r'\{\s*"(\w+)",\s*(FIELD_\w+),\s*(true|false)\s*\}', m.group(1))}
                 elif "body_check(req->body, NULL, 0)" in body:
                     specs[fn] = {}
-            for method, pat, fn in re.findall(r'\{\s*"([A-Z]+)",\s*((?:"[^"]*"|\w+)(?:\s+(?:"[^"]*"|\w+))*),\s*(\w+)\s*\}', src):
+            for method, pat, fn in re.findall(r'\{\s*"([A-Z]+)",\s*((?:"[^"]*"|\w+)(?:\s+(?:"[^"]*"|\w+))*),\s*(\w+)\s*(?:,\s*\.\w+\s*=\s*\w+\s*)*\}', src):
                 pat = "".join(json.loads(macros[p]) if p in macros else json.loads(p) for p in re.findall(r'\w+|"[^"]*"', pat))
                 routes[(method, pat)] = fn
         self.assertEqual(set(routes), daemon_routes())

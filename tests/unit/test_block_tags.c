@@ -74,6 +74,8 @@ static void test_corrupt_tags(void **state)
 		{ "sp.i", "not-a-uuid" }, { "sp.p", "xyz" }, { "sp.f", "vmdk" }, { "sp.a", "x" }, { "sp.c", "0" },
 		{ "sp.c", "12abc" }, { "sp.l", "MAYBE" }, { "sp.s", "2" }, { "sp.g", "-1" }, { "sp.t", "" },
 		{ "sp.n", "../x" },
+		/* over INT64_MAX: the API and the JSON metadata would show it negative (found by fuzz_block_tags) */
+		{ "sp.c", "13421772800000000000" }, { "sp.g", "9223372036854775808" }, { "sp.t", "18446744073709551615" },
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		struct volume_meta m = sample(true), out;

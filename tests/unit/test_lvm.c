@@ -692,10 +692,67 @@ static void test_activation_in_read_only_mode(void **state)
 	assert_int_equal(lvm_lv_activate(T.vg, "a b", true), -EINVAL);
 	assert_int_equal(lvm_lv_refresh(T.vg, "nosuchlv"), -SP_E_TOOL_FAILED);
 	lvm_set_read_only(false);
+	/* the same for one VG read-only (a pool this host is not SPM of) */
+	lvm_vg_set_read_only(T.vg, true);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", true), 0);
+	assert_int_equal(lvm_lv_refresh(T.vg, "act"), 0);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", false), 0);
+	assert_int_equal(lvm_lvextend(T.vg, "act", 16 << 20), -EROFS);
+	lvm_vg_set_read_only(T.vg, false);
 	assert_int_equal(lvm_lvremove(T.vg, "act"), 0);
 	char *dev = lvm_lv_device(T.vg, "act");
 	assert_string_equal(dev + strlen(dev) - 4, "/act");
 	free(dev);
+}
+
+/* One VG read-only (a pool this host is not SPM of): its changes are refused
+ * before any command runs; the module's other VGs and reports are not. */
+static void test_vg_read_only(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	lvm_vg_set_read_only(T.vg, true);
+	uint64_t c = lvm_commands_run();
+	assert_int_equal(lvm_lvcreate(T.vg, "ro", 8 << 20, NULL), -EROFS);
+	assert_non_null(strstr(sp_error_last()->message, "not its SPM"));
+	assert_int_equal(lvm_vgremove(T.vg), -EROFS);
+	assert_int_equal(lvm_commands_run(), c);
+	lvm_vg_set_read_only("another-vg", false);
+	struct lvm_vg vg;
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	lvm_vg_clear(&vg);
+	lvm_vg_set_read_only(T.vg, false);
+	assert_int_equal(lvm_lvcreate(T.vg, "rw-again", 8 << 20, NULL), 0);
+	assert_int_equal(lvm_lvremove(T.vg, "rw-again"), 0);
+}
+
+/* Which VG a set of devices holds, for attaching a domain another host made:
+ * a device that is no PV is simply not reported. */
+static void test_vgs_on(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	char **names = NULL;
+	const char *both[] = { T.devs[0], T.devs[1], NULL };
+	assert_int_equal(lvm_vgs_on(both, &names), 0);
+	assert_non_null(names[0]);
+	assert_string_equal(names[0], T.vg);
+	assert_null(names[1]);
+	lvm_strv_free(names);
+
+	assert_int_equal(lvm_report_parse_pv_vgs("{\"report\": [{\"pv\": [{\"pv_name\":\"/dev/a\", \"vg_name\":\"b\"},"
+						 "{\"pv_name\":\"/dev/b\", \"vg_name\":\"a\"},"
+						 "{\"pv_name\":\"/dev/c\", \"vg_name\":\"\"},"
+						 "{\"pv_name\":\"/dev/d\", \"vg_name\":\"b\"}]}]}",
+						 &names),
+			 0);
+	assert_string_equal(names[0], "a");
+	assert_string_equal(names[1], "b");
+	assert_null(names[2]);
+	lvm_strv_free(names);
+	assert_int_equal(lvm_report_parse_pv_vgs("{\"report\": [{\"pv\": [{\"pv_name\":\"/dev/a\"}]}]}", &names),
+			 -SP_E_CORRUPT);
 }
 
 static void test_vgremove(void **state)
@@ -736,6 +793,8 @@ int main(void)
 		cmocka_unit_test(test_vgextend_pvresize),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_activation_in_read_only_mode),
+		cmocka_unit_test(test_vg_read_only),
+		cmocka_unit_test(test_vgs_on),
 		cmocka_unit_test(test_vgremove),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

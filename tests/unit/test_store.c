@@ -31,7 +31,7 @@ static int setup(void **state)
 	log_set_level(LOG_LVL_ERROR);
 	f->dir = test_mkdtemp();
 	assert_int_equal(store_open(f->dir), 0);
-	assert_int_equal(store_pool_create("pool1", "master", NULL, f->pool, f->dom), 0);
+	assert_int_equal(store_pool_create("pool1", &(struct domain_spec){ .name = "master" }, f->pool, f->dom), 0);
 	assert_int_equal(store_get_domain(f->dom, &f->d), 0);
 	*state = f;
 	return 0;
@@ -89,7 +89,7 @@ static void test_pool_and_domain_create(void **state)
 	/* names are unique */
 	char a[UUID_STR_LEN], b[UUID_STR_LEN];
 	sp_error_clear();
-	assert_int_equal(store_pool_create("pool1", "other", NULL, a, b), -SP_E_CONFLICT);
+	assert_int_equal(store_pool_create("pool1", &(struct domain_spec){ .name = "other" }, a, b), -SP_E_CONFLICT);
 	assert_string_equal(sp_error_last()->field, "name");
 	assert_int_equal(store_domain_create(&(struct domain_spec){ .name = "master", .pool = f->pool, .path = NULL }, a), -SP_E_CONFLICT);
 	assert_int_equal(store_pool_count(), 1);
