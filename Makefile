@@ -4,7 +4,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test fuzz bench clean
+.PHONY: all deps build build-asan build-fuzz run test fuzz bench deb clean
 
 all: build
 
@@ -47,6 +47,11 @@ fuzz: build-fuzz
 
 bench: build
 	@bench/run-all $(BUILD)
+
+# The Debian package, built by dpkg-buildpackage from a staged copy (scripts/make-deb
+# says why); the .deb lands in $(BUILD)/deb.
+deb: deps
+	@JOBS=$(JOBS) scripts/make-deb $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

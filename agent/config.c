@@ -1,6 +1,8 @@
 #include "agent/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,11 @@ void config_defaults(struct config *c)
 	c->thin_extend_chunk = 1ULL << 30;
 	c->sanlock = true;
 	c->sanlock_io_timeout = 10;
+	c->tls = true;
+	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/sanpool/pki/server.pem");
+	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/sanpool/pki/server.key");
+	snprintf(c->tls_ca, sizeof(c->tls_ca), "/etc/sanpool/pki/ca.pem");
+	snprintf(c->local_socket, sizeof(c->local_socket), "/run/sanpool/sanpoold.sock");
 }
 
 static char *trim(char *s)
@@ -55,6 +62,14 @@ static int parse_bool(const char *v, bool *ret)
 		*ret = false;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+static int set_path(char *dst, size_t size, const char *v)
+{
+	if (v[0] == '\0' || strlen(v) >= size)
+		return -EINVAL;
+	snprintf(dst, size, "%s", v);
 	return 0;
 }
 
@@ -104,10 +119,47 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "sanlock_io_timeout") == 0) {
 		if ((r = parse_int(v, 1, 300, &n)) == 0)
 			c->sanlock_io_timeout = (int)n;
+	} else if (strcmp(key, "tls") == 0) {
+		r = parse_bool(v, &c->tls);
+	} else if (strcmp(key, "tls_cert") == 0) {
+		r = set_path(c->tls_cert, sizeof(c->tls_cert), v);
+	} else if (strcmp(key, "tls_key") == 0) {
+		r = set_path(c->tls_key, sizeof(c->tls_key), v);
+	} else if (strcmp(key, "tls_ca") == 0) {
+		r = set_path(c->tls_ca, sizeof(c->tls_ca), v);
+	} else if (strcmp(key, "local_socket") == 0) {
+		/* "" turns it off */
+		if (strlen(v) >= sizeof(c->local_socket))
+			return -EINVAL;
+		snprintf(c->local_socket, sizeof(c->local_socket), "%s", v);
 	} else {
 		return -ENOENT;
 	}
 	return r;
+}
+
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104: addresses no other host can reach. */
+static bool is_loopback(const char *address)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (inet_pton(AF_INET, address, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, address, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+/* Rules between keys, checked once the whole file is read. */
+static int check(const char *path, const struct config *c)
+{
+	if (!c->tls && !is_loopback(c->listen_address))
+		return log_error_errno(-EINVAL,
+				       "%s: tls = no with listen_address %s: plain HTTP is allowed on a loopback "
+				       "address only (127.0.0.1, ::1); refusing to start",
+				       path, c->listen_address);
+	return 0;
 }
 
 int config_load(const char *path, struct config *c)
@@ -134,5 +186,5 @@ int config_load(const char *path, struct config *c)
 		if (r < 0)
 			return log_error_errno(-EINVAL, "%s:%d: invalid value for %s: %s", path, lineno, key, value);
 	}
-	return 0;
+	return check(path, c);
 }

@@ -23,8 +23,12 @@ struct config {
 	uint64_t thin_extend_chunk; /* growth of a thin qcow2 LV by an extend without a size */
 	bool sanlock;               /* leases and the SPM through sanlock; off: this host manages its pools alone */
 	int sanlock_io_timeout;     /* seconds, for the lockspaces this host formats */
+	bool tls;                   /* mutual TLS on TCP; off only on a loopback listen_address */
+	char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX];
+	char local_socket[108];     /* root-only unix socket for sanpoolctl; "" for none */
 };
 
 void config_defaults(struct config *c);
-/* Reads path over the values already in c; -errno, or -EINVAL with the line logged. */
+/* Reads path over the values already in c, then checks the keys against each
+ * other (plain HTTP only on loopback); -errno, or -EINVAL with the cause logged. */
 int config_load(const char *path, struct config *c);

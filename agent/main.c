@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "agent/watchdog.h"
 #include "api/http.h"
 #include "lease/spm.h"
 #include "lib/domain_block.h"
@@ -125,12 +126,15 @@ int main(int argc, char **argv)
 		.host_id = cfg.host_id,
 		.hostname = hostname,
 		.started_ms = start,
+		.tls = cfg.tls ? &(struct api_tls){ cfg.tls_cert, cfg.tls_key, cfg.tls_ca } : NULL,
+		.local_socket = cfg.local_socket,
 	};
 	if (api_start(&api) < 0)
 		return 1;
-	log_info("sanpoold %s ready in %lld ms: API on http://%s:%d/v1 (data in %s)", SANPOOL_VERSION,
-		 (long long)(now_ms() - start), cfg.listen_address, api_port(), cfg.data_dir);
+	log_info("sanpoold %s ready in %lld ms: API on %s://%s:%d/v1 (data in %s)", SANPOOL_VERSION,
+		 (long long)(now_ms() - start), cfg.tls ? "https" : "http", cfg.listen_address, api_port(), cfg.data_dir);
 	sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%d", cfg.listen_address, api_port());
+	watchdog_start(&(struct watchdog_probe){ cfg.local_socket, cfg.tls ? NULL : cfg.listen_address, api_port() });
 
 	int sig = wait_for_signal();
 	log_info("received %s: shutting down", strsignal(sig));

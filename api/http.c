@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/body.h"
 #include "api/route.h"
 #include "lease/spm.h"
 #include "lib/metrics.h"
+#include "api/unix_socket.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -22,6 +24,8 @@ static const struct route *const route_tables[] = { host_routes, pool_routes, do
 
 static struct {
 	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *local; /* on the unix socket */
+	char local_path[108];
 	size_t max_body;
 	int port;
 } srv;
@@ -282,6 +286,29 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 	log_warning("http: %s", line);
 }
 
+/* The same routes on the unix socket: a second MHD daemon, since one daemon
+ * listens on one socket. No TLS there: the socket's mode is the access check. */
+static int start_local(const char *path)
+{
+	int fd = unix_socket_listen(path);
+	if (fd < 0)
+		return fd;
+	srv.local = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+					     MHD_USE_ERROR_LOG | MHD_USE_POLL,
+				     0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+				     on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+	if (!srv.local) {
+		close(fd);
+		unlink(path);
+		return log_error_errno(-EIO, "cannot serve the API on local_socket %s", path);
+	}
+	snprintf(srv.local_path, sizeof(srv.local_path), "%s", path);
+	log_info("API on local_socket %s (mode 0600: root only)", path);
+	return 0;
+}
+
 int api_start(const struct api_config *cfg)
 {
 	struct sockaddr_in6 sa6 = { 0 };
@@ -306,14 +333,30 @@ int api_start(const struct api_config *cfg)
 	api_host.host_id = cfg->host_id;
 	api_host.hostname = cfg->hostname;
 	api_host.started_ms = cfg->started_ms;
+	struct MHD_OptionItem tls_opts[TLS_OPTIONS_MAX] = { { MHD_OPTION_END, 0, NULL } };
+	if (cfg->tls) {
+		if (tls_options(cfg->tls, tls_opts) < 0)
+			return -EINVAL;
+		flags |= MHD_USE_TLS;
+	} else {
+		log_warning("API on plain HTTP at %s (tls = no): no client authentication, loopback only",
+			    cfg->address);
+	}
 	srv.daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, NULL,
 				      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR, sa,
 				      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-				      (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
-	if (!srv.daemon)
+				      (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				      MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	if (!srv.daemon) {
+		tls_release();
 		return log_error_errno(-EADDRINUSE, "cannot listen on %s port %d", cfg->address, cfg->port);
+	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv.port = info ? info->port : cfg->port;
+	if (cfg->local_socket && cfg->local_socket[0] && start_local(cfg->local_socket) < 0) {
+		api_stop();
+		return -EADDRINUSE;
+	}
 	return 0;
 }
 
@@ -324,6 +367,12 @@ void api_stop(void)
 	if (srv.daemon)
 		MHD_stop_daemon(srv.daemon);
 	srv.daemon = NULL;
+	if (srv.local) {
+		MHD_stop_daemon(srv.local); /* closes the listening socket */
+		unlink(srv.local_path);
+	}
+	srv.local = NULL;
+	tls_release();
 }
 
 void api_print_routes(void)

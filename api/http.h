@@ -1,8 +1,11 @@
-/* The REST API server: libmicrohttpd on TCP, JSON in and out, versioned under /v1. */
+/* The REST API server: libmicrohttpd on TCP (mutual TLS, or plain HTTP on
+ * loopback) and on a local unix socket, JSON in and out, versioned under /v1. */
 #pragma once
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "api/tls.h"
 
 struct api_config {
 	const char *address; /* numeric IPv4 or IPv6 */
@@ -11,6 +14,8 @@ struct api_config {
 	int host_id;
 	const char *hostname;
 	long long started_ms; /* when the daemon started, for uptime */
+	const struct api_tls *tls; /* NULL: plain HTTP (the config allows it on loopback only) */
+	const char *local_socket;  /* path of the root-only unix socket; NULL or "": none */
 };
 
 int api_start(const struct api_config *cfg);

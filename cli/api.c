@@ -58,7 +58,7 @@ int api_call(struct cli *c, const char *method, const char *path, json_object *b
 
 int api_get_json(struct cli *c, const char *path, json_object **ret)
 {
-	struct api_reply reply;
+	struct api_reply reply = { 0 }; /* set on success; gcc -O3 cannot tell */
 	int r = api_call(c, "GET", path, NULL, &reply);
 	if (r < 0)
 		return r;

@@ -18,6 +18,7 @@
 struct http_client {
 	CURL *curl;
 	char *base; /* without a trailing '/' */
+	struct http_transport transport;
 };
 
 struct buffer {
@@ -28,7 +29,7 @@ struct buffer {
 
 static void buffer_freep(struct buffer *b) { free(b->data); }
 
-int http_client_new(const char *base_url, struct http_client **ret)
+int http_client_new(const char *base_url, const struct http_transport *transport, struct http_client **ret)
 {
 	size_t len = strlen(base_url);
 	CURL *curl = curl_easy_init();
@@ -40,6 +41,8 @@ int http_client_new(const char *base_url, struct http_client **ret)
 		len--;
 	h->curl = curl;
 	h->base = xstrndup(base_url, len);
+	if (transport)
+		h->transport = *transport;
 	*ret = h;
 	return 0;
 }
@@ -88,6 +91,15 @@ static void setup(struct http_client *h, const char *method, const char *url, co
 	/* Only our own API is spoken to: never follow a redirect elsewhere. */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* reset by curl_easy_reset, so set again for each request */
+	if (h->transport.unix_socket)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->transport.unix_socket);
+	if (h->transport.cert)
+		curl_easy_setopt(c, CURLOPT_SSLCERT, h->transport.cert);
+	if (h->transport.key)
+		curl_easy_setopt(c, CURLOPT_SSLKEY, h->transport.key);
+	if (h->transport.cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->transport.cacert);
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");

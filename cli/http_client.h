@@ -4,8 +4,16 @@
 
 struct http_client;
 
-/* Returns 0 with a client for base_url ("http://127.0.0.1:7447"), or -errno. */
-int http_client_new(const char *base_url, struct http_client **ret);
+/* How to reach the daemon besides its URL; every field may be NULL. */
+struct http_transport {
+	const char *unix_socket; /* connect here instead of the URL's host and port */
+	const char *cert, *key;  /* client certificate and key (PEM) for mutual TLS */
+	const char *cacert;      /* CA (PEM) the server's certificate must chain to */
+};
+
+/* Returns 0 with a client for base_url ("http://127.0.0.1:7447",
+ * "https://host:7447", or "http://localhost" over a unix socket), or -errno. */
+int http_client_new(const char *base_url, const struct http_transport *transport, struct http_client **ret);
 void http_client_free(struct http_client *h);
 static inline void http_client_freep(struct http_client **h) { http_client_free(*h); }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/http_client.h"
@@ -14,15 +15,28 @@
 #include "lib/util/cleanup.h"
 
 #define DEFAULT_URL "http://127.0.0.1:7447"
+/* sanpoold's local_socket in the packaged config (root only) */
+#define DEFAULT_SOCKET "/run/sanpool/sanpoold.sock"
 
 static const struct command *const tables[] = { host_commands,	 pool_commands,	  domain_commands, image_commands,
 						 snapshot_commands, volume_commands, task_commands };
 
 /* Above every OPT_* bit, so that the two kinds of option values never collide. */
-enum { ARG_URL = 0x10000, ARG_JSON, ARG_NO_WAIT, ARG_HELP };
+enum { ARG_URL = 0x10000, ARG_JSON, ARG_NO_WAIT, ARG_HELP, ARG_SOCKET, ARG_CERT, ARG_KEY, ARG_CACERT };
+
+/* Where the API is: a URL, or a unix socket, with TLS files for https. */
+struct endpoint {
+	const char *url;
+	bool url_given; /* --url or $SANPOOL_URL: TCP even when the default socket exists */
+	struct http_transport transport;
+};
 
 static const struct option long_options[] = {
 	{ "url", required_argument, NULL, ARG_URL },
+	{ "socket", required_argument, NULL, ARG_SOCKET },
+	{ "cert", required_argument, NULL, ARG_CERT },
+	{ "key", required_argument, NULL, ARG_KEY },
+	{ "cacert", required_argument, NULL, ARG_CACERT },
 	{ "json", no_argument, NULL, ARG_JSON },
 	{ "no-wait", no_argument, NULL, ARG_NO_WAIT },
 	{ "help", no_argument, NULL, ARG_HELP },
@@ -40,12 +54,19 @@ static const struct option long_options[] = {
 
 static void usage(FILE *f)
 {
-	fputs("Usage: sanpoolctl [--url URL] [--json] [--no-wait] COMMAND...\n\nCommands:\n", f);
+	fputs("Usage: sanpoolctl [--url URL | --socket PATH] [--cert FILE --key FILE --cacert FILE]\n"
+	      "                  [--json] [--no-wait] COMMAND...\n\nCommands:\n",
+	      f);
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct command *cmd = tables[t]; cmd->resource; cmd++)
 			fprintf(f, "  %s\n", cmd->usage);
 	fputs("\nOptions:\n"
-	      "  --url URL      the API (default: $SANPOOL_URL, else " DEFAULT_URL ")\n"
+	      "  --url URL      the API (default: $SANPOOL_URL, else the local socket\n"
+	      "                 " DEFAULT_SOCKET " if it exists, else " DEFAULT_URL ")\n"
+	      "  --socket PATH  the daemon's local unix socket (root only, no certificates)\n"
+	      "  --cert FILE    client certificate (PEM) for an https URL: mutual TLS\n"
+	      "  --key FILE     its private key (PEM)\n"
+	      "  --cacert FILE  the CA (PEM) that signed the daemon's certificate\n"
 	      "  --json         print the API's JSON instead of tables\n"
 	      "  --no-wait      print the task id of a change and return at once\n"
 	      "  --domain UUID  the domain of images (default: the master domain of the\n"
@@ -84,14 +105,18 @@ static void store_option(struct cli *c, int opt, const char *arg)
 }
 
 /* Returns 0, 1 when help was asked for, or -CLI_E_USAGE. */
-static int parse_options(int argc, char **argv, struct cli *c, const char **url)
+static int parse_options(int argc, char **argv, struct cli *c, struct endpoint *ep)
 {
 	int opt;
 
 	opterr = 0; /* our own message, with the hint */
 	while ((opt = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
 		switch (opt) {
-		case ARG_URL: *url = optarg; break;
+		case ARG_URL: ep->url = optarg, ep->url_given = true; break;
+		case ARG_SOCKET: ep->transport.unix_socket = optarg; break;
+		case ARG_CERT: ep->transport.cert = optarg; break;
+		case ARG_KEY: ep->transport.key = optarg; break;
+		case ARG_CACERT: ep->transport.cacert = optarg; break;
 		case ARG_JSON: c->json = true; break;
 		case ARG_NO_WAIT: c->wait = false; break;
 		case 'h':
@@ -171,12 +196,22 @@ static int exit_status(int r)
 	return r == -CLI_E_USAGE ? EXIT_USAGE : EXIT_FAILED;
 }
 
-static int run(const struct command *cmd, struct cli *c, const char *url)
+/* The local socket serves root without certificates: taken when it exists
+ * and no URL was asked for. Over a socket the URL's host is only a name. */
+static void choose_endpoint(struct endpoint *ep)
+{
+	if (!ep->transport.unix_socket && !ep->url_given && access(DEFAULT_SOCKET, F_OK) == 0)
+		ep->transport.unix_socket = DEFAULT_SOCKET;
+	if (ep->transport.unix_socket && !ep->url_given)
+		ep->url = "http://localhost";
+}
+
+static int run(const struct command *cmd, struct cli *c, const struct endpoint *ep)
 {
 	_cleanup_(http_client_freep) struct http_client *http = NULL;
 	int r;
 
-	if ((r = http_client_new(url, &http)) < 0)
+	if ((r = http_client_new(ep->url, &ep->transport, &http)) < 0)
 		return report_error(r, "cannot set up the HTTP client");
 	c->http = http;
 	r = cmd->fn(c);
@@ -187,13 +222,14 @@ static int run(const struct command *cmd, struct cli *c, const char *url)
 int main(int argc, char **argv)
 {
 	struct cli c = { .wait = true };
-	const char *url = getenv("SANPOOL_URL");
+	struct endpoint ep = { .url = getenv("SANPOOL_URL") };
 	const struct command *cmd;
 	int r;
 
-	if (!url || !*url)
-		url = DEFAULT_URL;
-	r = parse_options(argc, argv, &c, &url);
+	ep.url_given = ep.url && *ep.url;
+	if (!ep.url_given)
+		ep.url = DEFAULT_URL;
+	r = parse_options(argc, argv, &c, &ep);
 	if (r > 0) {
 		usage(stdout);
 		return EXIT_OK;
@@ -206,7 +242,8 @@ int main(int argc, char **argv)
 		report_error(-ENOMEM, "cannot initialise libcurl");
 		return EXIT_FAILED;
 	}
-	r = run(cmd, &c, url);
+	choose_endpoint(&ep);
+	r = run(cmd, &c, &ep);
 	curl_global_cleanup();
 	return exit_status(r);
 }

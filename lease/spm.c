@@ -11,6 +11,7 @@
 
 #include "lease/lease.h"
 #include "lib/lvm.h"
+#include "lib/metrics.h"
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -205,6 +206,7 @@ static void demote(struct pool_state *p, int from, const char *why)
 		return;
 	atomic_store(&p->holder, 0);
 	set_pool_writable(p->uuid, false);
+	metrics_lease_state(p->master, SPM_LEASE_NAME, "lost");
 	log_error("pool %s: no longer SPM (generation %" PRIu64 "): %s", p->uuid, atomic_load(&p->generation), why);
 }
 
@@ -296,6 +298,7 @@ int spm_start(const char *pool)
 		return r;
 	atomic_store(&p->generation, generation);
 	atomic_store(&p->role, ROLE_STARTING);
+	metrics_lease_state(p->master, SPM_LEASE_NAME, "held");
 	set_pool_writable(pool, true);
 
 	/* another SPM changed the domains: read them again, then finish or roll
@@ -349,6 +352,7 @@ int spm_stop(const char *pool)
 	atomic_store(&p->holder, 0);
 	if ((r = spm_ref(p, &ref)) < 0 || (r = lease_release(S.client, &ref)) < 0)
 		return r;
+	metrics_lease_state(p->master, SPM_LEASE_NAME, "free");
 	log_info("pool %s: SPM stopped, lease released (generation %" PRIu64 ")", pool, atomic_load(&p->generation));
 	return 0;
 }
@@ -468,7 +472,11 @@ static void check_pool(struct pool_state *p)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		static const char *const lease_states[] = { [LOCKSPACE_IDLE] = "free", [LOCKSPACE_JOINING] = "acquiring",
+							    [LOCKSPACE_JOINED] = "held", [LOCKSPACE_FAILED] = "lost",
+							    [LOCKSPACE_LOST] = "lost" };
 		lockspace_poll(ls[i].ls, &st);
+		metrics_lease_state(ls[i].domain, "", lease_states[st.state]);
 		if (strcmp(ls[i].domain, p->master) == 0)
 			master_ls = ls[i].ls;
 	}

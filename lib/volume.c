@@ -89,7 +89,7 @@ int volume_meta_from_json(json_object *o, struct volume_meta *ret)
 {
 	struct volume_meta m = { 0 };
 	char fmt[16], alloc[16], legality[16];
-	int64_t cap, gen, ctime;
+	int64_t cap = 0, gen = 0, ctime = 0; /* set by get_int; gcc -O3 cannot tell */
 	json_object *shared;
 	int r;
 

@@ -3,7 +3,8 @@
 # Parameters come from the kernel command line, as environment variables:
 #   sp_hn host name, sp_hid sanpoold host_id, sp_iqn target IQN,
 #   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
-#   sp_mpconf the project's multipath.conf.
+#   sp_mpconf the project's multipath.conf, sp_pki the cluster's certificates
+#   (scripts/make-certs: the API is mutual TLS, as on a real host).
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
 # with their output in /io/out/N.out and exit status in /io/out/N.rc.
@@ -66,6 +67,10 @@ host_id = $sp_hid
 lvm_activation = yes
 sanlock = no
 log_level = debug
+tls = yes
+tls_cert = $sp_pki/server.pem
+tls_key = $sp_pki/server.key
+tls_ca = $sp_pki/ca.pem
 CONF
 mkdir -p /var/lib/sanpool
 "$sp_bin" --config /run/sanpoold.conf > /io/sanpoold.log 2>&1 &

@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,7 @@ class Guest:
             "sp_mpconf=" + os.path.join(HERE, "multipath.conf"),
             "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
             "sp_iqn=" + IQN, "sp_p1=%d" % c.target.ports[0], "sp_p2=%d" % c.target.ports[1],
+            "sp_pki=" + c.pki,
         ])
         argv = [
             "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "768", "-smp", "1",
@@ -313,7 +315,9 @@ class Guest:
         raw = json.dumps(body).encode() if body is not None else None
         for attempt in range(2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                # the guests listen on 10.0.2.15, not loopback: mutual TLS, as in production
+                self._conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                                         context=self.cluster.tls_context())
             try:
                 self._conn.request(method, path, body=raw,
                                    headers={"Content-Type": "application/json"} if raw else {})
@@ -373,6 +377,13 @@ class Cluster:
         self.guests = []
         self._stopped = False
 
+    def tls_context(self):
+        """A TLS client context with the cluster's client certificate, checking the guests' against its CA."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.pki, "ca.pem"))
+        ctx.load_cert_chain(os.path.join(self.pki, "client.pem"), os.path.join(self.pki, "client.key"))
+        return ctx
+
     def start(self):
         t0 = time.monotonic()
         missing = missing_packages()
@@ -389,6 +400,10 @@ class Cluster:
         try:
             self.kver = kernel_version()
             self.initrd = build_initramfs(self.workdir, self.kver)
+            # one CA for the cluster; every guest serves the same certificate,
+            # valid for 127.0.0.1 where its API is forwarded
+            self.pki = os.path.join(self.workdir, "pki")
+            subprocess.run([os.path.join(ROOT, "scripts", "make-certs"), "init", self.pki], check=True)
             self.target = Target(self.workdir, self.lun_size)
             self.target.start()
             log("target up (portals 127.0.0.1:%d,%d), booting %d guests (kernel %s)"
@@ -459,7 +474,8 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else None
     with Cluster(n) as c:
         for g in c.guests:
-            print("%s: http://127.0.0.1:%d/v1  (io dir %s)" % (g.name, g.port, g.dir))
+            print("%s: https://127.0.0.1:%d/v1  (io dir %s)" % (g.name, g.port, g.dir))
+        print("mutual TLS: curl --cacert {0}/ca.pem --cert {0}/client.pem --key {0}/client.key URL".format(c.pki))
         try:
             while True:
                 time.sleep(3600)

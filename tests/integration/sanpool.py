@@ -31,12 +31,17 @@ class Daemon:
         self.data_dir = os.path.join(workdir, "var")
         self.conf = os.path.join(workdir, "sanpoold.conf")
         self.log_path = os.path.join(workdir, "sanpoold.log")
+        self.sock = os.path.join(workdir, "sanpoold.sock")
         with open(self.conf, "w") as f:
             f.write("listen_address = 127.0.0.1\nport = 0\n")
             f.write("data_dir = %s\n" % self.data_dir)
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = debug\n")
             f.write("sanlock = no\n")  # one host; the SPM tests turn it on
+            # plain HTTP on loopback, as the daemon allows by config; tests of
+            # mutual TLS turn it on in conf_extra (test_tls.py)
+            f.write("tls = no\n")
+            f.write("local_socket = %s\n" % self.sock)
             f.write(conf_extra)
         self.proc = None
         self.port = None

@@ -95,6 +95,16 @@ class Host:
     def call(self, method, path, body=None):
         return call(self.d.port, method, path, body)
 
+    def call_text(self, path):
+        """GET of a text resource: (status, body as str)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=30)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
     def pool(self, pool):
         st, p = self.call("GET", "/v1/pools/" + pool)
         assert st == 200, (st, p)

@@ -136,6 +136,13 @@ class SpmTest(unittest.TestCase):
         self.assertEqual(p["spm"]["spm_host"], h.id)
         return p["spm"]["generation"]
 
+    def take_over(self, h):
+        """spm/start on h until the dead SPM's lease is freed by its sanlock
+        daemon (it notices the process is gone: milliseconds, not at once)."""
+        wait_for("host %d to become SPM" % h.id,
+                 lambda: h.call("POST", "/v1/pools/%s/spm/start" % self.pool)[0] == 200, timeout=10)
+        return self.start_spm(h)
+
     def create(self, h, name):
         st, acc = h.call("POST", "/v1/domains/%s/images" % self.dom,
                          {"name": name, "format": "qcow2", "capacity": GiB})
@@ -236,6 +243,11 @@ class SpmTest(unittest.TestCase):
         self.writers.aim([self.h1, self.h3])
         g2 = self.start_spm(self.h2)
         self.assertEqual(g2, g1 + 1)
+        # the lease states in /metrics
+        for h, spm in ((self.h1, "free"), (self.h2, "held")):
+            st, text = h.call_text("/metrics")
+            self.assertIn('sanpool_lease_state{lockspace="%s",resource="SPM",state="%s"} 1' % (self.dom, spm), text)
+            self.assertIn('sanpool_lease_state{lockspace="%s",resource="",state="held"} 1' % self.dom, text)
         self.create(self.h2, "after-handover")
         self.finish_threads()
 
@@ -279,7 +291,7 @@ class SpmTest(unittest.TestCase):
         h.d.kill()
         h.start(env_extra={"SANPOOL_CRASH_AT": crash_at})
         wait_for("host %d to rejoin" % h.id, lambda: h.joined(self.pool), timeout=30)
-        self.start_spm(h)
+        self.take_over(h)  # its killed self may have held the lease a moment ago
         st, acc = h.call(method, path, body)
         self.assertEqual(st, 202, acc)
         self.assertEqual(h.d.proc.wait(timeout=30), -9)  # the crash point killed it
@@ -294,7 +306,7 @@ class SpmTest(unittest.TestCase):
         vols = wait_for("the ILLEGAL volume", lambda: self.h2.call(
             "GET", "/v1/domains/%s/images/%s/volumes" % (self.dom, acc["image"]))[1], timeout=10)
         self.assertEqual([v["legality"] for v in vols], ["ILLEGAL"])
-        self.start_spm(self.h2)  # rolls the create back before it answers
+        self.take_over(self.h2)  # rolls the create back before it answers
         st, _ = self.h2.call("GET", "/v1/domains/%s/images/%s" % (self.dom, acc["image"]))
         self.assertEqual(st, 404)
         self.assertEqual(os.listdir(os.path.join(self.shared, "images")), [])
@@ -304,7 +316,7 @@ class SpmTest(unittest.TestCase):
         keep = self.create(self.h2, "keep")
         self.crash_spm_during(self.h2, "delete.after_illegal", "DELETE",
                               "/v1/domains/%s/images/%s" % (self.dom, victim))
-        self.start_spm(self.h3)  # the delete was acknowledged: it is finished
+        self.take_over(self.h3)  # the delete was acknowledged: it is finished
         self.assertEqual(self.images(self.h3), {keep})
         self.assertEqual(sorted(os.listdir(os.path.join(self.shared, "images"))), [keep])
         self.assertEqual(os.listdir(os.path.join(self.shared, "dom_md", "journal")), [])

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "agent/config.h"
+#include "lib/util/cleanup.h"
 
 static int setup(void **state)
 {
@@ -177,6 +178,55 @@ static void test_unknown_keys_rejected(void **state)
 	}
 }
 
+static void test_tls_keys(void **state)
+{
+	struct config c;
+	config_defaults(&c);
+	assert_true(c.tls); /* mutual TLS unless told */
+	assert_string_equal(c.tls_ca, "/etc/sanpool/pki/ca.pem");
+	assert_string_equal(c.local_socket, "/run/sanpool/sanpoold.sock");
+	assert_int_equal(load(state,
+			      "tls_cert = /p/s.pem\ntls_key = /p/s.key\ntls_ca = /p/ca.pem\n"
+			      "local_socket = /r/x.sock\n",
+			      &c),
+			 0);
+	assert_true(c.tls);
+	assert_string_equal(c.tls_cert, "/p/s.pem");
+	assert_string_equal(c.tls_key, "/p/s.key");
+	assert_string_equal(c.tls_ca, "/p/ca.pem");
+	assert_string_equal(c.local_socket, "/r/x.sock");
+	assert_int_equal(load(state, "local_socket =\n", &c), 0);
+	assert_string_equal(c.local_socket, ""); /* none */
+}
+
+/* Plain HTTP is only for loopback: anything else with tls = no is refused
+ * whole, whatever order the keys come in. */
+static void test_plain_http_only_on_loopback(void **state)
+{
+	static const char *const ok[] = { "127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1" };
+	static const char *const refused[] = { "0.0.0.0", "10.0.2.15", "192.168.1.1", "::", "fe80::1",
+					       "::ffff:10.0.0.1", "128.0.0.1" };
+	struct config c;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		char *text = xasprintf("tls = no\nlisten_address = %s\n", ok[i]);
+		if (load(state, text, &c) != 0)
+			fail_msg("tls = no refused on %s", ok[i]);
+		assert_false(c.tls);
+		free(text);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		char *text = xasprintf("listen_address = %s\ntls = no\n", refused[i]);
+		if (load(state, text, &c) != -EINVAL)
+			fail_msg("tls = no accepted on %s", refused[i]);
+		free(text);
+		text = xasprintf("listen_address = %s\ntls = yes\n", refused[i]);
+		assert_int_equal(load(state, text, &c), 0); /* with TLS any address is fine */
+		free(text);
+	}
+	assert_int_equal(load(state, "tls = maybe\n", &c), -EINVAL);
+	assert_int_equal(load(state, "tls_cert =\n", &c), -EINVAL);
+}
+
 static void test_missing_file(void **state)
 {
 	char *path = xasprintf("%s/absent.conf", (const char *)*state);
@@ -197,6 +247,8 @@ int main(void)
 		T(test_loads_over_existing_values),
 		T(test_bad_values_rejected),
 		T(test_unknown_keys_rejected),
+		T(test_tls_keys),
+		T(test_plain_http_only_on_loopback),
 		T(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
