@@ -23,6 +23,7 @@ void config_defaults(struct config *c)
 	snprintf(c->run_dir, sizeof(c->run_dir), "/run/sanpool");
 	c->lvm_activation = true;
 	c->thin_initial_size = 1ULL << 30;
+	c->thin_extend_chunk = 1ULL << 30;
 	c->sanlock = true;
 	c->sanlock_io_timeout = 10;
 	c->tls = true;
@@ -110,6 +111,9 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "thin_initial_size_mib") == 0) {
 		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
 			c->thin_initial_size = (uint64_t)n << 20;
+	} else if (strcmp(key, "thin_extend_chunk_mib") == 0) {
+		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
+			c->thin_extend_chunk = (uint64_t)n << 20;
 	} else if (strcmp(key, "sanlock") == 0) {
 		r = parse_bool(v, &c->sanlock);
 	} else if (strcmp(key, "sanlock_io_timeout") == 0) {

@@ -20,6 +20,7 @@ struct config {
 	char run_dir[PATH_MAX]; /* run-time state: LVM's private config, links to activated LVs */
 	bool lvm_activation;    /* activate LVs (device-mapper); off only in the fast test tier */
 	uint64_t thin_initial_size; /* first LV size of a thin qcow2 volume on a block domain */
+	uint64_t thin_extend_chunk; /* growth of a thin qcow2 LV by an extend without a size */
 	bool sanlock;               /* leases and the SPM through sanlock; off: this host manages its pools alone */
 	int sanlock_io_timeout;     /* seconds, for the lockspaces this host formats */
 	bool tls;                   /* mutual TLS on TCP; off only on a loopback listen_address */

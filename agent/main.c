@@ -104,7 +104,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	domain_block_configure(&(struct block_settings){
-		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size });
+		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size,
+		.extend_chunk = cfg.thin_extend_chunk });
 	if (!cfg.sanlock)
 		log_info("leases are off (sanlock = no): this host manages its pools alone");
 	if (store_open(cfg.data_dir) < 0 ||

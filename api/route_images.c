@@ -5,6 +5,7 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
@@ -67,7 +68,59 @@ static void list_volumes(const struct request *req, struct response *res)
 
 static void get_volume(const struct request *req, struct response *res)
 {
-	reply_found(res, store_volume_json(DOMAIN, IMAGE, VOLUME));
+	json_object *o = store_volume_json(DOMAIN, IMAGE, VOLUME);
+	if (o)
+		activation_volume_json(o, DOMAIN, VOLUME);
+	reply_found(res, o);
+}
+
+/* Replies 200 with body, or the recorded error if r < 0. */
+static void reply_done(struct response *res, int r, json_object *body)
+{
+	if (r < 0)
+		reply_error(res);
+	else
+		reply_json(res, MHD_HTTP_OK, body);
+}
+
+static void prepare_image(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = activation_prepare(DOMAIN, IMAGE, &body);
+	reply_done(res, r, body);
+}
+
+static void teardown_image(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = activation_teardown(DOMAIN, IMAGE, &body);
+	reply_done(res, r, body);
+}
+
+static void refresh_volume(const struct request *req, struct response *res)
+{
+	json_object *body = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = activation_refresh(DOMAIN, IMAGE, VOLUME, &body);
+	reply_done(res, r, body);
+}
+
+static void extend_volume(const struct request *req, struct response *res)
+{
+	static const struct field_spec spec[] = { { "size", FIELD_INT, false } };
+	json_object *body = NULL;
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	int64_t size = r == 0 ? body_int(req->body, "size", 0) : 0;
+	if (r == 0 && req->body && json_object_object_get_ex(req->body, "size", NULL) && size <= 0)
+		r = sp_bad_field("size", "size must be a positive number of bytes");
+	if (r == 0)
+		r = activation_extend(DOMAIN, IMAGE, VOLUME, (uint64_t)size, &body);
+	reply_done(res, r, body);
 }
 
 static void delete_volume(const struct request *req, struct response *res)
@@ -176,6 +229,11 @@ const struct route image_routes[] = {
 	{ "GET", IMG "/volumes", list_volumes },
 	{ "GET", IMG "/volumes/{volume}", get_volume },
 	{ "DELETE", IMG "/volumes/{volume}", delete_volume },
+	/* activation writes no VG metadata: every host; extend grows an LV: the SPM */
+	{ "POST", IMG "/volumes/{volume}/refresh", refresh_volume, .host_local = true },
+	{ "POST", IMG "/volumes/{volume}/extend", extend_volume },
+	{ "POST", IMG "/prepare", prepare_image, .host_local = true },
+	{ "POST", IMG "/teardown", teardown_image, .host_local = true },
 	{ "GET", IMG "/snapshots", list_snapshots },
 	{ "POST", IMG "/snapshots", create_snapshot },
 	{ "DELETE", IMG "/snapshots/{volume}", delete_snapshot },

@@ -66,6 +66,26 @@ struct domain_ops {
 	/* Releases the backend state (priv) of the store's copy. */
 	void (*close)(struct domain *d);
 
+	/* Activation: what makes a volume's data usable on this host. Each is
+	 * idempotent and writes no domain metadata (allowed on every host).
+	 * volume_activate makes volume_path usable for reading and writing here
+	 * (block: activates the LV and links run_dir/storage/<domain>/<image>/<volume>
+	 * to it; file: nothing to do); volume_deactivate undoes it (-EBUSY if the
+	 * data is still open); volume_refresh picks up a size another host gave
+	 * the volume (block: lvchange --refresh). */
+	int (*volume_activate)(struct domain *d, const char *image, const char *volume);
+	int (*volume_deactivate)(struct domain *d, const char *image, const char *volume);
+	int (*volume_refresh)(struct domain *d, const char *image, const char *volume);
+	/* Whether the volume's data is active here and the bytes allocated to it
+	 * (block: the LV); -ENOTSUP (not recorded) where volumes are plain files. */
+	int (*volume_state)(struct domain *d, const char *volume, bool *ret_active, uint64_t *ret_size);
+	/* Grows the space of a thin volume (block: the LV of a sparse qcow2 volume)
+	 * to size bytes, or by the configured chunk when size is 0; never past
+	 * what a fully allocated volume of its capacity needs. Writes domain
+	 * metadata (SPM only). -SP_E_BAD_REQUEST (field "size") for a bad size,
+	 * -SP_E_CONFLICT if the volume cannot or need not grow. */
+	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size);
+
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);
 };

@@ -38,7 +38,10 @@ struct block_priv {
 	struct slot_journal *pool_md;
 };
 
-static struct block_settings settings = { "/run/sanpool", true, 1ULL << 30 };
+/* VDSM's default extension chunk. */
+#define DEFAULT_EXTEND_CHUNK (1ULL << 30)
+
+static struct block_settings settings = { "/run/sanpool", true, 1ULL << 30, DEFAULT_EXTEND_CHUNK };
 static char settings_run_dir[PATH_MAX] = "/run/sanpool";
 static pthread_once_t lvm_once = PTHREAD_ONCE_INIT;
 static int lvm_started;  /* outcome of the one start */
@@ -49,6 +52,8 @@ void domain_block_configure(const struct block_settings *s)
 	snprintf(settings_run_dir, sizeof(settings_run_dir), "%s", s->run_dir);
 	settings = *s;
 	settings.run_dir = settings_run_dir;
+	if (!settings.extend_chunk)
+		settings.extend_chunk = DEFAULT_EXTEND_CHUNK;
 	/* lvm_start sets these when the first block domain appears, maybe while
 	 * other threads read the environment: set now, before any thread, its
 	 * setenv only replaces values and never grows environ under them */
@@ -148,21 +153,6 @@ static bool lv_exists(struct domain *d, const char *lv)
 	return found;
 }
 
-static int block_volume_create(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent)
-{
-	(void)parent;
-	/* a raw volume is its LV; a qcow2 header needs the LV active */
-	if (m->format == VOL_FORMAT_RAW || !settings.activation)
-		return 0;
-	return sp_error_set(-ENOTSUP, "not_supported", "", "volume %s on block domain %s: qcow2 formatting of an "
-			    "active LV is not built yet", m->uuid, d->uuid);
-}
-
-static char *block_volume_path(const struct domain *d, const char *image, const char *volume)
-{
-	return xasprintf("%s/storage/%s/%s/%s", settings.run_dir, d->uuid, image, volume);
-}
-
 /* The same relative form as file domains: it resolves in the per-host link
  * layout (run_dir/storage/<domain>/<image>/<volume>) on every host. */
 static char *block_backing_ref(const struct domain *d, const char *parent_image, const char *parent)
@@ -171,9 +161,170 @@ static char *block_backing_ref(const struct domain *d, const char *parent_image,
 	return xasprintf("../%s/%s", parent_image, parent);
 }
 
-static int block_volume_remove(struct domain *d, const char *image, const char *volume)
+static char *block_volume_path(const struct domain *d, const char *image, const char *volume)
+{
+	return xasprintf("%s/storage/%s/%s/%s", settings.run_dir, d->uuid, image, volume);
+}
+
+static char *link_dir(const struct domain *d, const char *image)
+{
+	return xasprintf("%s/storage/%s/%s", settings.run_dir, d->uuid, image);
+}
+
+/* run_dir/storage/<domain>/<image>/<volume> -> /dev/<vg>/<lv>, replaced atomically. */
+static int link_volume(const struct domain *d, const char *image, const char *volume)
+{
+	_cleanup_free_ char *dir = link_dir(d, image);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, volume);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	_cleanup_free_ char *dev = lvm_lv_device(d->uuid, volume);
+	int r = mkdir_p(dir, 0755);
+
+	if (r < 0)
+		return sp_error_set(r, "io_error", "", "cannot create %s: %s", dir, strerror(-r));
+	(void)unlink(tmp);
+	if (symlink(dev, tmp) < 0 || rename(tmp, path) < 0) {
+		r = sp_error_set(-errno, "io_error", "", "cannot link %s to %s: %m", path, dev);
+		(void)unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+static void unlink_volume(const struct domain *d, const char *image, const char *volume)
+{
+	_cleanup_free_ char *dir = link_dir(d, image);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, volume);
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("domain %s: cannot remove link %s: %m", d->uuid, path);
+	(void)rmdir(dir); /* the image's last link: the directory goes too */
+}
+
+static int no_data_access(const struct domain *d, const char *volume)
+{
+	return sp_error_set(-SP_E_CONFLICT, "no_data_access", "",
+			    "domain %s: volume %s cannot be activated: LV activation is disabled on this host "
+			    "(lvm_activation = no)", d->uuid, volume);
+}
+
+static int block_volume_activate(struct domain *d, const char *image, const char *volume)
+{
+	int r;
+	if (!settings.activation)
+		return no_data_access(d, volume);
+	if ((r = lvm_lv_activate(d->uuid, volume, true)) < 0)
+		return r;
+	return link_volume(d, image, volume);
+}
+
+static int block_volume_deactivate(struct domain *d, const char *image, const char *volume)
+{
+	int r;
+	if (!settings.activation)
+		return 0; /* nothing was ever active */
+	/* the link goes only once the LV is inactive: a VM still holding the
+	 * device keeps a consistent view */
+	if ((r = lvm_lv_activate(d->uuid, volume, false)) < 0)
+		return r;
+	unlink_volume(d, image, volume);
+	return 0;
+}
+
+static int block_volume_refresh(struct domain *d, const char *image, const char *volume)
 {
 	(void)image;
+	if (!settings.activation)
+		return no_data_access(d, volume);
+	return lvm_lv_refresh(d->uuid, volume);
+}
+
+static int find_lv(struct domain *d, const char *volume, struct lvm_lv *ret)
+{
+	struct lvm_lv *lvs;
+	size_t n;
+	int r = lvm_lvs(d->uuid, NULL, &lvs, &n);
+
+	if (r < 0)
+		return r;
+	r = -SP_E_NOT_FOUND;
+	for (size_t i = 0; i < n && r < 0; i++)
+		if (strcmp(lvs[i].name, volume) == 0) {
+			*ret = lvs[i];
+			ret->tags = NULL;
+			r = 0;
+		}
+	lvm_lvs_free(lvs, n);
+	if (r < 0)
+		return sp_not_found("domain %s: no LV %s", d->uuid, volume);
+	return 0;
+}
+
+static int block_volume_state(struct domain *d, const char *volume, bool *ret_active, uint64_t *ret_size)
+{
+	struct lvm_lv lv;
+	int r = find_lv(d, volume, &lv);
+	if (r < 0)
+		return r;
+	*ret_active = lv.active;
+	*ret_size = lv.size;
+	return 0;
+}
+
+/* The most a thin qcow2 volume's LV may take: what a full one needs. */
+static int lv_max_size(const struct volume_meta *m, uint64_t *ret)
+{
+	uint64_t full;
+	int r = qemu_img_measure(VOL_FORMAT_QCOW2, m->capacity, &full);
+	if (r < 0)
+		return r;
+	*ret = round_up(full, EXTENT_SIZE);
+	return 0;
+}
+
+static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+{
+	struct lvm_lv lv;
+	uint64_t max;
+	int r;
+
+	if (m->format != VOL_FORMAT_QCOW2 || m->alloc != VOL_ALLOC_SPARSE)
+		return sp_conflict("volume %s is %s %s: only thin qcow2 volumes grow their LV", m->uuid,
+				   vol_alloc_str(m->alloc), vol_format_str(m->format));
+	if ((r = find_lv(d, m->uuid, &lv)) < 0 || (r = lv_max_size(m, &max)) < 0)
+		return r;
+	if (size && size % 512)
+		return sp_bad_field("size", "size %" PRIu64 " is not a multiple of 512", size);
+	if (size && size <= lv.size)
+		return sp_bad_field("size", "size %" PRIu64 " does not grow the LV of volume %s (%" PRIu64 " bytes)",
+				    size, m->uuid, lv.size);
+	if (size && round_up(size, EXTENT_SIZE) > max)
+		return sp_bad_field("size", "size %" PRIu64 " is more than volume %s can ever need (%" PRIu64
+				    " bytes for a capacity of %" PRIu64 ")", size, m->uuid, max, m->capacity);
+	if (!size) {
+		if (lv.size >= max)
+			return sp_conflict("the LV of volume %s has its largest size already (%" PRIu64 " bytes)",
+					   m->uuid, lv.size);
+		size = lv.size + settings.extend_chunk < max ? lv.size + settings.extend_chunk : max;
+	}
+	return lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE));
+}
+
+/* A raw volume is its LV; a qcow2 one gets its header on the LV, which the
+ * caller activated (lib/activation.h). */
+static int block_volume_create(struct domain *d, const struct volume_meta *m, const struct volume_meta *parent)
+{
+	if (m->format == VOL_FORMAT_RAW || !settings.activation)
+		return 0;
+	_cleanup_free_ char *path = block_volume_path(d, m->image, m->uuid);
+	_cleanup_free_ char *backing = parent ? block_backing_ref(d, parent->image, parent->uuid) : NULL;
+	return qemu_img_create(path, m->format, m->alloc, m->capacity, backing,
+			       parent ? parent->format : VOL_FORMAT_RAW);
+}
+
+static int block_volume_remove(struct domain *d, const char *image, const char *volume)
+{
+	unlink_volume(d, image, volume);
 	if (!lv_exists(d, volume))
 		return 0;
 	return lvm_lvremove(d->uuid, volume);
@@ -401,6 +552,11 @@ const struct domain_ops domain_block_ops = {
 	.journal_remove = block_journal_remove,
 	.journal_scan = block_journal_scan,
 	.data_access = block_data_access,
+	.volume_activate = block_volume_activate,
+	.volume_deactivate = block_volume_deactivate,
+	.volume_refresh = block_volume_refresh,
+	.volume_state = block_volume_state,
+	.volume_extend = block_volume_extend,
 	.remove = block_remove,
 	.lease_area = block_lease_area,
 	.pool_md_write = block_pool_md_write,
@@ -497,6 +653,27 @@ static int open_journal(const char *vg, struct block_priv *p)
 	return slot_journal_open(dev, offset + JOURNAL_BYTES, POOL_MD_BYTES, &p->pool_md);
 }
 
+/* VMs keep running while the agent restarts: the LVs active on this host
+ * get their run-time links back (run_dir is a tmpfs, gone after a reboot). */
+static void relink_active(struct domain *d)
+{
+	struct lvm_lv *lvs;
+	size_t n;
+
+	if (!settings.activation || lvm_lvs(d->uuid, NULL, &lvs, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct volume_meta m;
+		if (!lvs[i].active || block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &m) < 0)
+			continue;
+		if (link_volume(d, m.image, m.uuid) < 0)
+			log_warning("domain %s: %s", d->uuid, sp_error_last()->message);
+		else
+			log_info("domain %s: volume %s of image %s is active here, linked", d->uuid, m.uuid, m.image);
+	}
+	lvm_lvs_free(lvs, n);
+}
+
 int domain_block_open(const char *dir, struct domain *ret)
 {
 	struct block_priv *p = xcalloc(1, sizeof(*p));
@@ -523,6 +700,7 @@ int domain_block_open(const char *dir, struct domain *ret)
 		goto fail;
 	d.ops = &domain_block_ops;
 	d.priv = p;
+	relink_active(&d);
 	*ret = d;
 	return 0;
 fail:

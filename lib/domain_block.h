@@ -17,6 +17,7 @@ struct block_settings {
 	const char *run_dir;   /* LVM's private config, links to activated LVs */
 	bool activation;       /* LV activation (device-mapper); off in the fast test tier */
 	uint64_t initial_size; /* first LV size of a thin qcow2 volume */
+	uint64_t extend_chunk; /* growth of a thin qcow2 LV asked without a size (0: 1 GiB) */
 };
 
 /* Called once at start-up, before any thread starts and before any block

@@ -319,6 +319,32 @@ static int file_remove(struct domain *d)
 	return 0;
 }
 
+/* A file volume's data is always at its path: activation has nothing to do,
+ * and the file grows by itself as it is written. */
+static int file_volume_noop(struct domain *d, const char *image, const char *volume)
+{
+	(void)d;
+	(void)image;
+	(void)volume;
+	return 0;
+}
+
+static int file_volume_state(struct domain *d, const char *volume, bool *ret_active, uint64_t *ret_size)
+{
+	(void)d;
+	(void)volume;
+	(void)ret_active;
+	(void)ret_size;
+	return -ENOTSUP;
+}
+
+static int file_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+{
+	(void)size;
+	return sp_conflict("volume %s is a file on domain %s: it grows by itself, there is no LV to extend", m->uuid,
+			   d->uuid);
+}
+
 static int file_lease_area(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
 			   uint64_t *ret_offset)
 {
@@ -400,6 +426,11 @@ const struct domain_ops domain_file_ops = {
 	.journal_remove = file_journal_remove,
 	.journal_scan = file_journal_scan,
 	.data_access = file_data_access,
+	.volume_activate = file_volume_noop,
+	.volume_deactivate = file_volume_noop,
+	.volume_refresh = file_volume_noop,
+	.volume_state = file_volume_state,
+	.volume_extend = file_volume_extend,
 	.remove = file_remove,
 	.lease_area = file_lease_area,
 	.pool_md_write = file_pool_md_write,

@@ -51,6 +51,8 @@ enum op {
 	OP_LVEXTEND,
 	OP_LVTAGS,
 	OP_LV_LOCATION,
+	OP_LVACTIVATE,
+	OP_LVREFRESH,
 	OP_VGS_ON,
 };
 
@@ -61,6 +63,7 @@ struct call {
 	const char *const *devs, *const *add, *const *del;
 	uint64_t size;
 	bool contiguous;
+	bool active;
 	struct lvm_vg *ret_vg;
 	struct lvm_lv **ret_lvs;
 	size_t *ret_n;
@@ -822,6 +825,51 @@ static int do_lv_location(struct call *k)
 	return 0;
 }
 
+/* Activation, deactivation and refresh change only this host's device-mapper
+ * table, never the VG metadata: allowed in read-only mode (hosts that are not
+ * SPM prepare images too). The reports' metadata_read_only guard stays on. */
+static int lv_activation_start(struct call *k, struct vg_state **ret_st, char **ret_object)
+{
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_name("lv", k->lv)) < 0 ||
+	    (r = vg_state_get(k->vg, ret_st)) < 0)
+		return r;
+	*ret_object = xasprintf("%s/%s", k->vg, k->lv);
+	return 0;
+}
+
+static int do_lvactivate(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	int r;
+	if ((r = lv_activation_start(k, &st, &object)) < 0)
+		return r;
+	cl_start(&c, "lvchange", st->devs, atomic_load(&L.read_only));
+	cl_word(&c, k->active ? "--activate=y" : "--activate=n");
+	cl_word(&c, object);
+	r = run_cl(&c, "lvchange --activate", object);
+	vg_state_invalidate(st); /* lv_active changed */
+	return r;
+}
+
+static int do_lvrefresh(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	_cleanup_free_ char *object = NULL;
+	int r;
+	if ((r = lv_activation_start(k, &st, &object)) < 0)
+		return r;
+	/* another host (the SPM) changed the VG: read it again */
+	vg_state_invalidate(st);
+	cl_start(&c, "lvchange", st->devs, atomic_load(&L.read_only));
+	cl_word(&c, "--refresh");
+	cl_word(&c, object);
+	return run_cl(&c, "lvchange --refresh", object);
+}
+
 /* `pvs` of given devices, which need not belong to any known VG yet. */
 static int do_vgs_on(struct call *k)
 {
@@ -911,6 +959,8 @@ static int dispatch(struct call *k)
 	case OP_LVEXTEND: return do_lvextend(k);
 	case OP_LVTAGS: return do_lvtags(k);
 	case OP_LV_LOCATION: return do_lv_location(k);
+	case OP_LVACTIVATE: return do_lvactivate(k);
+	case OP_LVREFRESH: return do_lvrefresh(k);
 	case OP_VGS_ON: return do_vgs_on(k);
 	}
 	return -EINVAL;
@@ -1177,4 +1227,21 @@ int lvm_lvchange_tags(const char *vg, const char *lv, const char *const add[],
 {
 	struct call k = { .op = OP_LVTAGS, .vg = vg, .lv = lv, .add = add, .del = del };
 	return submit(&k);
+}
+
+int lvm_lv_activate(const char *vg, const char *lv, bool active)
+{
+	struct call k = { .op = OP_LVACTIVATE, .vg = vg, .lv = lv, .active = active };
+	return submit(&k);
+}
+
+int lvm_lv_refresh(const char *vg, const char *lv)
+{
+	struct call k = { .op = OP_LVREFRESH, .vg = vg, .lv = lv };
+	return submit(&k);
+}
+
+char *lvm_lv_device(const char *vg, const char *lv)
+{
+	return xasprintf("/dev/%s/%s", vg, lv);
 }

@@ -123,6 +123,16 @@ int lvm_lvextend(const char *vg, const char *lv, uint64_t new_size);
 int lvm_lvchange_tags(const char *vg, const char *lv, const char *const add[],
 		      const char *const del[]);
 
+/* Activates (active) or deactivates lv on this host: lvchange --activate=y|n,
+ * idempotent. Writes no VG metadata, so it is allowed in read-only mode. */
+int lvm_lv_activate(const char *vg, const char *lv, bool active);
+/* Reloads this host's mapping of lv from the VG metadata (lvchange --refresh),
+ * after another host grew it; forgets the cached reports of vg first. Allowed
+ * in read-only mode; a no-op for an inactive LV. */
+int lvm_lv_refresh(const char *vg, const char *lv);
+/* The device node of an active lv (newly allocated): /dev/<vg>/<lv>. */
+char *lvm_lv_device(const char *vg, const char *lv);
+
 /* Where lv's data lies: the PV device (newly allocated), the byte offset on it
  * of the LV's first extent (pe_start + start extent * extent size: the bytes a
  * dm-linear mapping of the LV starts at) and the LV's size in bytes. Reading

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/qemu_img.h"
@@ -34,8 +35,13 @@ static int copy_data(struct task *t, struct domain *dst, struct volume_meta *m)
 	struct domain sd;
 	int r;
 
+	_cleanup_(activation_releasep) struct held *src_held = NULL;
+	_cleanup_(activation_releasep) struct held *dst_held = NULL;
 	if ((r = store_get_domain(rec_str(rec, "src_domain"), &sd)) < 0 ||
 	    (r = store_get_volume(rec_str(rec, "src_volume"), &src)) < 0)
+		return r;
+	if ((r = activation_hold(sd.uuid, src.uuid, &src_held)) < 0 ||
+	    (r = activation_hold(dst->uuid, m->uuid, &dst_held)) < 0)
 		return r;
 	if ((r = dst->ops->volume_create(dst, m, NULL)) < 0)
 		return r;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/store.h"
@@ -41,7 +42,11 @@ static int run(struct task *t)
 	if ((r = store_put_volume(&d, &m)) < 0)
 		return r;
 	crashpoint("create.after_illegal_meta");
-	r = d.ops->volume_create(&d, &m, m.parent[0] ? &parent : NULL);
+	/* the new LV and its backing chain are active while qemu-img formats it */
+	struct held *h = NULL;
+	if ((r = activation_hold(m.domain, m.uuid, &h)) == 0)
+		r = d.ops->volume_create(&d, &m, m.parent[0] ? &parent : NULL);
+	activation_release(h);
 	crashpoint("create.after_data");
 	if (r == 0 && op_aborted(t))
 		r = -SP_E_ABORTED;

@@ -4,6 +4,7 @@
  * while half removed. */
 #include <string.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/store.h"
@@ -56,7 +57,7 @@ int op_image_delete(const char *domain, const char *image, json_object **ret)
 
 	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
 		return r;
-	if ((r = store_image_volumes(domain, image, &v, &n)) < 0)
+	if ((r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	size_t clones = store_external_children_count(image);
 	if (clones > 0)
@@ -90,7 +91,7 @@ int op_volume_delete(const char *domain, const char *image, const char *volume, 
 	size_t n;
 	int r;
 
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0)
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	if (strcmp(v[n - 1].uuid, volume) != 0) {
 		for (size_t i = 0; i < n; i++)

@@ -14,6 +14,7 @@
  * equal to what was read through the volume. */
 #include <string.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/qemu_img.h"
@@ -45,6 +46,7 @@ static int rebase_child(struct task *t, struct domain *d)
 	json_object *rec = t->record;
 	struct volume_meta child;
 	enum vol_format fmt = VOL_FORMAT_RAW;
+	struct held *h = NULL;
 	int r;
 
 	if ((r = store_get_volume(rec_str(rec, "child"), &child)) < 0)
@@ -52,7 +54,11 @@ static int rebase_child(struct task *t, struct domain *d)
 	_cleanup_free_ char *backing = new_backing(d, rec, &fmt);
 	_cleanup_free_ char *path = d->ops->volume_path(d, child.image, child.uuid);
 	struct qemu_img_progress p = { op_progress, t, &t->abort };
-	if ((r = qemu_img_rebase(path, backing, fmt, &p)) < 0)
+	/* the child's chain: the volume leaving it and the new parent below */
+	if ((r = activation_hold(d->uuid, child.uuid, &h)) == 0)
+		r = qemu_img_rebase(path, backing, fmt, &p);
+	activation_release(h);
+	if (r < 0)
 		return r;
 	crashpoint("merge.after_rebase");
 	snprintf(child.parent, sizeof(child.parent), "%s", rec_str(rec, "parent"));
@@ -75,11 +81,14 @@ static int commit_forward(struct domain *d, const char *top_uuid, const char *pa
 		return r;
 	_cleanup_free_ char *top_path = d->ops->volume_path(d, top.image, top.uuid);
 	_cleanup_free_ char *parent_path = d->ops->volume_path(d, parent.image, parent.uuid);
-	if ((r = qemu_img_commit(top_path, p)) < 0)
-		return r;
-	crashpoint("merge.after_commit_data");
-	/* qemu-img commit grew the parent to the top's size if it was smaller */
-	if ((r = qemu_img_info(parent_path, &info)) < 0)
+	struct held *h = NULL;
+	if ((r = activation_hold(d->uuid, top.uuid, &h)) == 0 && (r = qemu_img_commit(top_path, p)) == 0) {
+		crashpoint("merge.after_commit_data");
+		/* qemu-img commit grew the parent to the top's size if it was smaller */
+		r = qemu_img_info(parent_path, &info);
+	}
+	activation_release(h); /* before the top's LV is removed */
+	if (r < 0)
 		return r;
 	parent.capacity = info.virtual_size;
 	parent.legal = true;
@@ -159,7 +168,11 @@ static int recover(json_object *rec)
 	_cleanup_free_ char *backing = new_backing(&d, rec, &fmt);
 	_cleanup_free_ char *path = d.ops->volume_path(&d, child.image, child.uuid);
 	struct qemu_img_info info;
-	if ((r = qemu_img_info(path, &info)) < 0)
+	struct held *h = NULL;
+	if ((r = activation_hold(d.uuid, child.uuid, &h)) == 0)
+		r = qemu_img_info(path, &info);
+	activation_release(h);
+	if (r < 0)
 		return r;
 	if (strcmp(info.backing, backing ? backing : "") != 0)
 		return rolled_back(rec);
@@ -179,7 +192,8 @@ int op_snapshot_delete(const char *domain, const char *image, const char *volume
 	int r;
 
 	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0 ||
-	    (r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
+	    (r = store_image_volumes(domain, image, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
+	    (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	for (i = 0; i < n && strcmp(v[i].uuid, volume) != 0; i++)
 		;

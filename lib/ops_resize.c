@@ -5,6 +5,7 @@
  * completes. */
 #include <string.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/qemu_img.h"
@@ -24,8 +25,9 @@ static int resize(json_object *rec)
 	    (r = store_get_volume(rec_str(rec, "volume"), &m)) < 0)
 		return r;
 	_cleanup_free_ char *path = d.ops->volume_path(&d, m.image, m.uuid);
+	_cleanup_(activation_releasep) struct held *h = NULL;
 	struct qemu_img_info info;
-	if ((r = qemu_img_info(path, &info)) < 0)
+	if ((r = activation_hold(d.uuid, m.uuid, &h)) < 0 || (r = qemu_img_info(path, &info)) < 0)
 		return r;
 	if (info.virtual_size != capacity && (r = qemu_img_resize(path, m.format, m.alloc, capacity)) < 0)
 		return r;
@@ -52,7 +54,8 @@ int op_image_resize(const char *domain, const char *image, uint64_t capacity, js
 
 	if ((r = volume_check_capacity(capacity, "capacity")) < 0)
 		return r;
-	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0)
+	if ((r = op_image_chain(domain, image, true, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
+	    (r = activation_refuse_prepared(image)) < 0)
 		return r;
 	if (capacity <= v[n - 1].capacity)
 		return sp_bad_field("capacity", "capacity %llu is not larger than the current %llu: images only grow",

@@ -2,6 +2,7 @@
  * finished or rolled back before new work is accepted. */
 #include <string.h>
 
+#include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/ops_common.h"
 #include "lib/qemu_img.h"
@@ -26,7 +27,8 @@ static void repair_leaks(struct domain *d, json_object *record)
 		if (v[i].format != VOL_FORMAT_QCOW2 || v[i].shared)
 			continue;
 		_cleanup_free_ char *path = d->ops->volume_path(d, v[i].image, v[i].uuid);
-		if (qemu_img_repair_leaks(path) < 0)
+		_cleanup_(activation_releasep) struct held *h = NULL;
+		if (activation_hold(d->uuid, v[i].uuid, &h) < 0 || qemu_img_repair_leaks(path) < 0)
 			log_warning("recovery: volume %s: %s", v[i].uuid, sp_error_last()->message);
 	}
 }

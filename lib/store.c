@@ -732,6 +732,17 @@ int store_put_volume(struct domain *d, struct volume_meta *m)
 	return 0;
 }
 
+void store_record_volume(const struct volume_meta *m)
+{
+	WRITE_LOCKED;
+	struct volume_meta *cur = hashmap_get(st.volumes, m->uuid);
+	if (cur && cur->generation > m->generation)
+		return;
+	struct volume_meta *copy = xmalloc(sizeof(*copy));
+	*copy = *m;
+	hashmap_put(st.volumes, m->uuid, copy);
+}
+
 void store_forget_volume(const char *uuid)
 {
 	WRITE_LOCKED;

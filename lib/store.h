@@ -82,6 +82,9 @@ int store_get_volume(const char *uuid, struct volume_meta *ret);
 /* Writes a volume's metadata durably (generation bumped) and records it. */
 int store_put_volume(struct domain *d, struct volume_meta *m);
 void store_forget_volume(const char *uuid);
+/* Records metadata read back from storage (another host may have written it),
+ * unless the store holds a newer generation of it already. */
+void store_record_volume(const struct volume_meta *m);
 /* Every volume of the domain (*ret allocated, possibly 0 volumes). */
 int store_domain_volumes(const char *domain, struct volume_meta **ret, size_t *ret_n);
 /* The image's own volumes, base first. *ret is allocated; 0 volumes -> -SP_E_NOT_FOUND. */

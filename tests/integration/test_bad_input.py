@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from sanpool import MiB, SANPOOLD, DaemonTest, tree_snapshot
+from sanpool import GiB, MiB, SANPOOLD, DaemonTest, tree_snapshot
 
 BAD_UUID = "not-a-uuid"
 NO_UUID = "abcdef00-0000-4000-8000-00000000000a"  # valid, and nothing has it
@@ -100,6 +100,10 @@ class BadInputTest(DaemonTest):
             ("POST", "/v1/connections", {"target": "iqn.2026-11.org.sanpool.test:none", "portals": ["127.0.0.1:9"]}),
             ("DELETE", "/v1/connections/" + NO_UUID, None),
             ("POST", "/v1/devices/rescan", None),
+            ("POST", i + "/prepare", None),
+            ("POST", i + "/teardown", None),
+            ("POST", i + "/volumes/%s/refresh" % self.top, None),
+            ("POST", i + "/volumes/%s/extend" % self.top, {"size": GiB}),
         ]
 
     def dom2_dir(self):
@@ -122,7 +126,11 @@ class BadInputTest(DaemonTest):
                    "POST /v1/pools/{pool}/connect", "POST /v1/pools/{pool}/disconnect",
                    "POST /v1/pools/{pool}/spm/start", "POST /v1/pools/{pool}/spm/stop",
                    "POST /v1/connections",
-                   "DELETE /v1/connections/{connection}", "POST /v1/devices/rescan"}
+                   "DELETE /v1/connections/{connection}", "POST /v1/devices/rescan",
+                   "POST /v1/domains/{domain}/images/{image}/prepare",
+                   "POST /v1/domains/{domain}/images/{image}/teardown",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/refresh",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/extend"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 

@@ -66,7 +66,8 @@ static void test_every_key(void **state)
 			      "task_workers = 64\n"
 			      "host_id = 2000\n"
 			      "max_body_bytes = 1024\n"
-			      "bootstrap_default = yes\n",
+			      "bootstrap_default = yes\n"
+			      "thin_extend_chunk_mib = 512\n",
 			      &c),
 			 0);
 	assert_string_equal(c.listen_address, "::1");
@@ -77,6 +78,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.host_id, 2000);
 	assert_int_equal(c.max_body_bytes, 1024);
 	assert_true(c.bootstrap_default);
+	assert_int_equal(c.thin_extend_chunk, 512ULL << 20);
 }
 
 static void test_other_values(void **state)

@@ -666,6 +666,45 @@ static void test_read_only(void **state)
 	lvm_set_read_only(false);
 }
 
+/* Activation, deactivation and refresh write no VG metadata: hosts that are
+ * not SPM (read-only) run them. (Activation is off in this tier: lvm2 accepts
+ * the commands and maps nothing.) */
+static void test_activation_in_read_only_mode(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	assert_int_equal(lvm_lvcreate(T.vg, "act", 8 << 20, NULL), 0);
+	lvm_set_read_only(true);
+	T.ncmdlines = 0;
+	lvm_set_cmd_observer(observe, NULL);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", true), 0);
+	assert_int_equal(lvm_lv_refresh(T.vg, "act"), 0);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", false), 0);
+	lvm_set_cmd_observer(NULL, NULL);
+	assert_int_equal(T.ncmdlines, 3);
+	assert_non_null(strstr(T.cmdlines[0], "lvchange"));
+	assert_non_null(strstr(T.cmdlines[0], "--activate=y"));
+	assert_non_null(strstr(T.cmdlines[1], "--refresh"));
+	assert_non_null(strstr(T.cmdlines[2], "--activate=n"));
+	/* still no metadata change */
+	assert_int_equal(lvm_lvremove(T.vg, "act"), -EROFS);
+	/* refused before LVM: bad names, an unknown LV is LVM's own refusal */
+	assert_int_equal(lvm_lv_activate(T.vg, "a b", true), -EINVAL);
+	assert_int_equal(lvm_lv_refresh(T.vg, "nosuchlv"), -SP_E_TOOL_FAILED);
+	lvm_set_read_only(false);
+	/* the same for one VG read-only (a pool this host is not SPM of) */
+	lvm_vg_set_read_only(T.vg, true);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", true), 0);
+	assert_int_equal(lvm_lv_refresh(T.vg, "act"), 0);
+	assert_int_equal(lvm_lv_activate(T.vg, "act", false), 0);
+	assert_int_equal(lvm_lvextend(T.vg, "act", 16 << 20), -EROFS);
+	lvm_vg_set_read_only(T.vg, false);
+	assert_int_equal(lvm_lvremove(T.vg, "act"), 0);
+	char *dev = lvm_lv_device(T.vg, "act");
+	assert_string_equal(dev + strlen(dev) - 4, "/act");
+	free(dev);
+}
+
 /* One VG read-only (a pool this host is not SPM of): its changes are refused
  * before any command runs; the module's other VGs and reports are not. */
 static void test_vg_read_only(void **state)
@@ -753,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_other_vg_never_scanned),
 		cmocka_unit_test(test_vgextend_pvresize),
 		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_activation_in_read_only_mode),
 		cmocka_unit_test(test_vg_read_only),
 		cmocka_unit_test(test_vgs_on),
 		cmocka_unit_test(test_vgremove),
