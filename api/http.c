@@ -13,6 +13,7 @@
 #include "lib/metrics.h"
 #include "api/unix_socket.h"
 #include "lib/store.h"
+#include "lib/task.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/log.h"
@@ -91,6 +92,19 @@ void reply_found(struct response *res, json_object *o)
 		reply_json(res, MHD_HTTP_OK, o);
 	else
 		reply_error(res);
+}
+
+void reply_ended_task(struct response *res, const char *op, const char *domain, json_object *result)
+{
+	struct task *t = task_new(op, domain ? domain : "", NULL, NULL);
+	t->state = TASK_FINISHED;
+	atomic_store(&t->progress, 100);
+	t->started_ms = t->ended_ms = now_ms();
+	t->result = result;
+	json_object *body = json_object_new_object();
+	json_object_object_add(body, "task", json_object_new_string(t->uuid));
+	task_add_ended(t);
+	reply_task(res, 0, body);
 }
 
 const char *query_arg(const struct request *req, const char *key)

@@ -57,9 +57,10 @@ void reply_error(struct response *res);
 void reply_found(struct response *res, json_object *o);
 /* Replies 202 with a task body from lib/ops.h, or the error if r < 0. */
 void reply_task(struct response *res, int r, json_object *body);
-/* Replies 202 with a task of op that already ended (a change done while the
- * request waited), its result being result (owned, may be NULL). */
-void reply_ended_task(struct response *res, const char *op, json_object *result);
+/* Replies 202 with a task of op on domain (NULL: of the host) that already
+ * ended (a change done while the request waited), its result being result
+ * (owned, may be NULL). */
+void reply_ended_task(struct response *res, const char *op, const char *domain, json_object *result);
 /* A query argument, or NULL. */
 const char *query_arg(const struct request *req, const char *key);
 

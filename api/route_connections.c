@@ -63,7 +63,7 @@ static void delete_connection(const struct request *req, struct response *res)
 		return;
 	}
 	/* answered like every removal: 202 with its task, already ended (logouts take seconds, not minutes) */
-	reply_ended_task(res, "disconnect", NULL);
+	reply_ended_task(res, "disconnect", NULL, NULL);
 }
 
 const struct route connection_routes[] = {

@@ -4,21 +4,7 @@
 #include "api/body.h"
 #include "api/route.h"
 #include "lib/devices.h"
-#include "lib/task.h"
 #include "lib/util/cleanup.h"
-
-void reply_ended_task(struct response *res, const char *op, json_object *result)
-{
-	struct task *t = task_new(op, "", NULL, NULL); /* of no domain */
-	t->state = TASK_FINISHED;
-	atomic_store(&t->progress, 100);
-	t->started_ms = t->ended_ms = now_ms();
-	t->result = result;
-	json_object *body = json_object_new_object();
-	json_object_object_add(body, "task", json_object_new_string(t->uuid));
-	task_add_ended(t);
-	reply_task(res, 0, body);
-}
 
 static void list_devices(const struct request *req, struct response *res)
 {
@@ -40,7 +26,7 @@ static void rescan_devices(const struct request *req, struct response *res)
 	if (!o)
 		reply_error(res);
 	else
-		reply_ended_task(res, "rescan_devices", o);
+		reply_ended_task(res, "rescan_devices", NULL, o);
 }
 
 const struct route device_routes[] = {

@@ -10,7 +10,6 @@
 #include "lib/devices.h"
 #include "lib/lvm.h"
 #include "lib/store.h"
-#include "lib/task.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 
@@ -136,15 +135,7 @@ static void reply_done(struct response *res, int r, const char *op, const char *
 		reply_error(res);
 		return;
 	}
-	struct task *t = task_new(op, domain, NULL, NULL);
-	t->state = TASK_FINISHED;
-	atomic_store(&t->progress, 100);
-	t->started_ms = t->ended_ms = now_ms();
-	t->result = result;
-	json_object *body = json_object_new_object();
-	json_object_object_add(body, "task", json_object_new_string(t->uuid));
-	task_add_ended(t);
-	reply_task(res, 0, body);
+	reply_ended_task(res, op, domain, result);
 }
 
 static void add_device(const struct request *req, struct response *res)

@@ -61,14 +61,6 @@ static struct {
 	bool running, stopping;
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
-static void unlock_mutexp(pthread_mutex_t **m)
-{
-	if (*m)
-		pthread_mutex_unlock(*m);
-}
-#define LOCKED(m)                                                                      \
-	_cleanup_(unlock_mutexp) pthread_mutex_t *_locked_ = (pthread_mutex_lock(m), (m)); \
-	(void)_locked_
 
 static void pool_state_free(void *v)
 {
@@ -83,7 +75,7 @@ static void pool_state_free(void *v)
 
 static struct pool_state *pool_find(const char *uuid)
 {
-	LOCKED(&S.lock);
+	MUTEX_SCOPE(&S.lock);
 	struct pool_state *p = S.pools ? hashmap_get(S.pools, uuid) : NULL;
 	return p && !p->gone ? p : NULL;
 }
@@ -98,7 +90,7 @@ static struct pool_state *pool_add(const char *uuid)
 {
 	struct pool_state *p;
 	{
-		LOCKED(&S.lock);
+		MUTEX_SCOPE(&S.lock);
 		if ((p = hashmap_get(S.pools, uuid))) {
 			p->gone = false; /* connected again: its lockspaces are joined again */
 			return p;
@@ -112,7 +104,7 @@ static struct pool_state *pool_add(const char *uuid)
 	pthread_mutex_init(&p->lock, NULL);
 	atomic_store(&p->role, S.cfg.enabled ? ROLE_NONE : ROLE_LOCAL);
 	atomic_store(&p->holder, S.cfg.enabled ? 0 : S.cfg.host_id);
-	LOCKED(&S.lock);
+	MUTEX_SCOPE(&S.lock);
 	hashmap_put(S.pools, uuid, p);
 	return p;
 }
@@ -130,7 +122,7 @@ static void set_pool_writable(const char *pool, bool writable)
 
 static struct lockspace *pool_lockspace(struct pool_state *p, const char *domain)
 {
-	LOCKED(&S.lock);
+	MUTEX_SCOPE(&S.lock);
 	for (size_t i = 0; i < p->nls; i++)
 		if (strcmp(p->ls[i].domain, domain) == 0)
 			return p->ls[i].ls;
@@ -155,7 +147,7 @@ static int join_domain(struct pool_state *p, const char *domain, bool format)
 		lockspace_free(ls);
 		return r;
 	}
-	LOCKED(&S.lock);
+	MUTEX_SCOPE(&S.lock);
 	p->ls = xrealloc(p->ls, (p->nls + 1) * sizeof(*p->ls));
 	memcpy(p->ls[p->nls].domain, domain, UUID_STR_LEN);
 	p->ls[p->nls++].ls = ls;
@@ -218,7 +210,7 @@ int spm_pool_created(const char *pool)
 	struct pool_state *p = pool_add(pool);
 	if (!S.cfg.enabled)
 		return 0;
-	LOCKED(&p->lock);
+	MUTEX_SCOPE(&p->lock);
 	if ((r = spm_ref(p, &ref)) < 0 || (r = lease_format(&ref)) < 0)
 		return r;
 	lvm_vg_set_read_only(p->master, true);
@@ -247,7 +239,7 @@ int spm_pool_disconnect(const char *pool)
 	int r;
 	if ((r = pool_find_or_fail(pool, &p)) < 0)
 		return r;
-	LOCKED(&p->lock);
+	MUTEX_SCOPE(&p->lock);
 	int role = atomic_load(&p->role);
 	if (role == ROLE_SPM || role == ROLE_STARTING)
 		return sp_conflict("this host is the SPM of pool %s: stop the SPM first", pool);
@@ -277,7 +269,7 @@ int spm_start(const char *pool)
 		return r;
 	if (!S.cfg.enabled)
 		return 0; /* role local: this host manages the pool alone */
-	LOCKED(&p->lock);
+	MUTEX_SCOPE(&p->lock);
 	if (atomic_load(&p->role) == ROLE_SPM)
 		return 0;
 	struct lockspace *master_ls = pool_lockspace(p, p->master);
@@ -335,7 +327,7 @@ int spm_stop(const char *pool)
 		return r;
 	if (!S.cfg.enabled)
 		return sp_conflict("leases are disabled on this host (sanlock = no): it manages pool %s alone", pool);
-	LOCKED(&p->lock);
+	MUTEX_SCOPE(&p->lock);
 	int expected = ROLE_SPM;
 	if (!atomic_compare_exchange_strong(&p->role, &expected, ROLE_NONE))
 		return 0;
@@ -409,7 +401,7 @@ void spm_before_read(const char *domain)
 		return;
 	int64_t now = now_ms();
 	{
-		LOCKED(&S.lock);
+		MUTEX_SCOPE(&S.lock);
 		int64_t *at = hashmap_get(S.read_at, domain);
 		if (at && now - *at < READ_REFRESH_MS)
 			return;

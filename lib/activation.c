@@ -41,14 +41,6 @@ static struct hashmap *counts;   /* volume uuid -> (uintptr_t) holders */
 static struct hashmap *prepared; /* image uuid -> struct prepared */
 static bool discovered;
 
-static void unlockp(pthread_mutex_t **m)
-{
-	if (*m)
-		pthread_mutex_unlock(*m);
-}
-#define LOCKED                                                             \
-	_cleanup_(unlockp) pthread_mutex_t *_locked_ = &lock;               \
-	pthread_mutex_lock(&lock)
 
 static void prepared_free(void *p)
 {
@@ -245,7 +237,7 @@ int activation_hold(const char *domain, const char *volume, struct held **ret)
 	}
 	if ((r = chain_of(domain, volume, &h)) < 0)
 		return r;
-	LOCKED;
+	MUTEX_SCOPE(&lock);
 	discover_locked();
 	if ((r = hold_locked(&d, h)) < 0) {
 		free(h);
@@ -262,7 +254,7 @@ void activation_release(struct held *h)
 	if (!h)
 		return;
 	if (store_get_domain(h->domain, &d) == 0) {
-		LOCKED;
+		MUTEX_SCOPE(&lock);
 		if (release_locked(&d, h) < 0)
 			log_warning("domain %s: a volume stays active: %s", h->domain, sp_error_last()->message);
 	}
@@ -338,7 +330,7 @@ int activation_prepare(const char *domain, const char *image, json_object **ret)
 	if ((r = chain_of(domain, v[n - 1].uuid, &h)) < 0)
 		return r;
 
-	LOCKED;
+	MUTEX_SCOPE(&lock);
 	discover_locked();
 	struct prepared *p = hashmap_get(prepared, image);
 	if (p && strcmp(p->top, v[n - 1].uuid) == 0 && p->h->n == h->n) {
@@ -395,7 +387,7 @@ int activation_teardown(const char *domain, const char *image, json_object **ret
 
 	if ((r = store_get_domain(domain, &d)) < 0 || (r = store_image_volumes(domain, image, &v, &n)) < 0)
 		return r;
-	LOCKED;
+	MUTEX_SCOPE(&lock);
 	discover_locked();
 	struct prepared *p = hashmap_get(prepared, image);
 	if (p) {
@@ -469,7 +461,7 @@ int activation_extend(const char *domain, const char *image, const char *volume,
 
 int activation_refuse_prepared(const char *image)
 {
-	LOCKED;
+	MUTEX_SCOPE(&lock);
 	discover_locked();
 	if (hashmap_get(prepared, image))
 		return sp_conflict("image %s is prepared on this host (a VM may use it): tear it down first", image);
@@ -483,7 +475,7 @@ void activation_volume_json(json_object *o, const char *domain, const char *volu
 	uint64_t size = 0;
 
 	{
-		LOCKED;
+		MUTEX_SCOPE(&lock);
 		discover_locked();
 		size_t pos = 0;
 		void *val;

@@ -27,12 +27,6 @@ static struct {
 	json_object *records; /* array */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static void unlockp(pthread_mutex_t **m)
-{
-	if (*m)
-		pthread_mutex_unlock(*m);
-}
-#define LOCKED _cleanup_(unlockp) pthread_mutex_t *locked_ = (pthread_mutex_lock(&st.lock), &st.lock)
 
 static const char *rec_str(json_object *rec, const char *key)
 {
@@ -104,7 +98,7 @@ void connections_restore(void)
 	size_t ns = 0;
 	if (iscsi_sessions(&s, &ns) < 0)
 		ns = 0;
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	if (!st.records) {
 		free(s);
 		return;
@@ -231,7 +225,7 @@ static int connect_nfs(const struct connection_spec *spec, json_object **ret)
 	int r;
 	if ((r = check_nfs_spec(spec)) < 0)
 		return r;
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	if (!st.records)
 		return sp_conflict("connections are not available (no data_dir)");
 	json_object *rec = find("export", spec->export_);
@@ -301,7 +295,7 @@ int connection_connect(const struct connection_spec *spec, json_object **ret)
 		return sp_bad_field("kind", "kind must be \"iscsi\" or \"nfs\"");
 	if ((r = check_spec(spec)) < 0)
 		return r;
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	if (!st.records)
 		return sp_conflict("connections are not available (no data_dir)");
 
@@ -360,7 +354,7 @@ int connection_connect(const struct connection_spec *spec, json_object **ret)
 
 int connection_disconnect(const char *id)
 {
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	json_object *rec = st.records ? find("id", id) : NULL;
 	if (!rec)
 		return sp_not_found("no connection %s", id);
@@ -387,7 +381,7 @@ int connection_disconnect(const char *id)
 
 json_object *connection_json(const char *id)
 {
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	json_object *rec = st.records ? find("id", id) : NULL;
 	if (!rec) {
 		sp_not_found("no connection %s", id);
@@ -403,7 +397,7 @@ char **connections_disks(void)
 	if (iscsi_sessions(&s, &ns) < 0)
 		ns = 0;
 	char **out = xcalloc(1, sizeof(*out));
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	for (size_t i = 0; i < ns; i++) {
 		if (!st.records || !find("target", s[i].target))
 			continue;
@@ -419,7 +413,7 @@ char **connections_disks(void)
 
 json_object *connections_json(void)
 {
-	LOCKED;
+	MUTEX_SCOPE(&st.lock);
 	json_object *list = json_object_new_array();
 	struct iscsi_session *s = NULL;
 	size_t ns = 0;

@@ -47,9 +47,6 @@ static struct {
 /* A series of the wrong type: updates land here and are never shown. */
 static struct metric discarded;
 
-static void unlockp(pthread_mutex_t **m) { pthread_mutex_unlock(*m); }
-#define LOCK_SCOPE(m) \
-	_cleanup_(unlockp) __attribute__((unused)) pthread_mutex_t *_scope_lock_ = (pthread_mutex_lock(m), (m))
 
 static struct family *family_get(const char *name, const char *help, enum metric_type type)
 {
@@ -68,7 +65,7 @@ static struct family *family_get(const char *name, const char *help, enum metric
 static struct metric *series_get(const char *name, const char *help, const char *labels, enum metric_type type)
 {
 	_cleanup_free_ char *key = xasprintf("%s{%s}", name, labels);
-	LOCK_SCOPE(&reg.lock);
+	MUTEX_SCOPE(&reg.lock);
 
 	if (!reg.index)
 		reg.index = hashmap_new(NULL);
@@ -203,7 +200,7 @@ char *metrics_render(size_t *ret_len)
 	if (!f)
 		abort(); /* out of memory, as in xmalloc */
 	{
-		LOCK_SCOPE(&reg.lock);
+		MUTEX_SCOPE(&reg.lock);
 		for (size_t i = 0; i < reg.n; i++) {
 			const struct family *fam = reg.families[i];
 			fprintf(f, "# HELP %s ", fam->name);

@@ -69,22 +69,6 @@ struct slot_journal {
 	uint8_t *buf;          /* one slot, aligned for O_DIRECT */
 };
 
-/* ---- scoped lock ---- */
-
-static pthread_mutex_t *lock_mutex(pthread_mutex_t *m)
-{
-	pthread_mutex_lock(m);
-	return m;
-}
-
-static void unlockp(pthread_mutex_t **m)
-{
-	if (*m)
-		pthread_mutex_unlock(*m);
-}
-
-/* unused attribute: clang (the fuzz tree) warns of a variable only its cleanup reads */
-#define LOCK_SCOPE(m) _cleanup_(unlockp) __attribute__((unused)) pthread_mutex_t *_scope_lock_ = lock_mutex(m)
 
 /* O_DIRECT needs buffers aligned to the device's logical block size: a slot's
  * alignment serves every block size up to 4 KiB. Out of memory aborts, as in
@@ -481,7 +465,7 @@ int slot_journal_write(struct slot_journal *j, const char *task_uuid, json_objec
 				    "task %s: journal record of %zu bytes does not fit a slot (%u bytes)",
 				    task_uuid, len, SLOT_PAYLOAD_MAX);
 
-	LOCK_SCOPE(&j->lock);
+	MUTEX_SCOPE(&j->lock);
 	uintptr_t have = (uintptr_t)hashmap_get(j->tasks, task_uuid);
 	size_t i = have ? have - 1 : pick_slot(j);
 	if (i == SIZE_MAX)
@@ -510,7 +494,7 @@ int slot_journal_remove(struct slot_journal *j, const char *task_uuid)
 
 	if ((r = check_task(j, task_uuid)) < 0)
 		return r;
-	LOCK_SCOPE(&j->lock);
+	MUTEX_SCOPE(&j->lock);
 	uintptr_t have = (uintptr_t)hashmap_get(j->tasks, task_uuid);
 	if (!have)
 		return 0;
@@ -546,7 +530,7 @@ int slot_journal_scan(struct slot_journal *j, journal_cb cb, void *userdata)
 	int r;
 
 	{
-		LOCK_SCOPE(&j->lock);
+		MUTEX_SCOPE(&j->lock);
 		if ((r = load(j, recs)) < 0)
 			return r;
 		/* copied out: cb runs unlocked and may change the map */
@@ -579,6 +563,6 @@ size_t slot_journal_slots(struct slot_journal *j)
 
 size_t slot_journal_used(struct slot_journal *j)
 {
-	LOCK_SCOPE(&j->lock);
+	MUTEX_SCOPE(&j->lock);
 	return j->used;
 }

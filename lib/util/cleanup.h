@@ -1,6 +1,7 @@
 /* Scoped ownership helpers: resources released when the variable leaves scope. */
 #pragma once
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -47,3 +48,14 @@ static inline void json_putp(json_object **o)
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void mutex_unlockp(pthread_mutex_t **m)
+{
+	if (*m)
+		pthread_mutex_unlock(*m);
+}
+/* Locks m and holds it until the end of the enclosing scope. (unused: clang
+ * warns of a variable that only its cleanup reads.) */
+#define MUTEX_SCOPE(m)                                                                  \
+	_cleanup_(mutex_unlockp) __attribute__((unused)) pthread_mutex_t *_mutex_scope_ = \
+		(pthread_mutex_lock(m), (m))
