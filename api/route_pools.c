@@ -6,6 +6,7 @@
 #include "api/body.h"
 #include "api/route.h"
 #include "lease/spm.h"
+#include "lib/devices.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -40,6 +41,7 @@ static void create_pool(const struct request *req, struct response *res)
 		{ "kind", FIELD_STRING, false },
 		{ "path", FIELD_STRING, false },
 		{ "devices", FIELD_STRING_ARRAY, false },
+		{ "force", FIELD_BOOL, false },
 	};
 	char pool[UUID_STR_LEN], domain[UUID_STR_LEN];
 	struct domain_spec master = { 0 };
@@ -47,6 +49,8 @@ static void create_pool(const struct request *req, struct response *res)
 
 	if (r == 0)
 		r = domain_location_parse(req->body, &master);
+	if (r == 0 && master.devices) /* as for a domain: a device in use only when forced */
+		r = devices_check_unused(master.devices, json_object_get_boolean(json_object_object_get(req->body, "force")));
 	master.name = body_str(req->body, "master_domain_name");
 	if (r == 0)
 		r = store_pool_create(body_str(req->body, "name"), &master, pool, domain);

@@ -278,7 +278,12 @@ class BlockTest(DaemonTest):
         self.assertEqual(st, 409, err)
         self.assertEqual((err["error"]["code"], err["error"]["field"]), ("device_in_use", "devices"), err)
         self.assertIn("ext4", err["error"]["message"])
+        # the same for a pool's master domain
+        st, err = self.d.post("/v1/pools", {"name": "p", "master_domain_name": "b", "kind": "block",
+                                            "devices": [self.loop]})
+        self.assertEqual((st, err["error"]["code"], err["error"]["field"]), (409, "device_in_use", "devices"), err)
         self.assertEqual(self.d.get("/v1/domains")[1], [])
+        self.assertEqual(self.d.get("/v1/pools")[1], [])
         # an LVM PV in no VG (left by someone): refused, then taken with force
         run("wipefs", "-a", "-q", self.loop)
         r = self.lvm("pvcreate", "-q", self.loop)
