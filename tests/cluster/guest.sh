@@ -4,7 +4,8 @@
 #   sp_hn host name, sp_hid sanpoold host_id, sp_iqn target IQN,
 #   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
 #   sp_mpconf the project's multipath.conf, sp_pki the cluster's certificates
-#   (scripts/make-certs: the API is mutual TLS, as on a real host).
+#   (scripts/make-certs: the API is mutual TLS, as on a real host),
+#   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off).
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
 # with their output in /io/out/N.out and exit status in /io/out/N.rc.
@@ -58,6 +59,22 @@ done
 udevadm settle --timeout=60
 say "guest $sp_hn: multipath ready"
 
+sanlock_conf="sanlock = no"
+if [ "${sp_sanlock:-0}" -gt 0 ]; then
+	# the host's sanlock daemon: -w 0 no watchdog (no wdmd in the guest), -l 0 no mlockall
+	mkdir -p /run/sanlock
+	sanlock daemon -w 0 -l 0 -U root -G root -e "$sp_hn" || fail "sanlock daemon"
+	i=0
+	until sanlock client status > /dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge 300 ] && fail "sanlock daemon not answering"
+		sleep 0.1
+	done
+	sanlock_conf="sanlock = yes
+sanlock_io_timeout = $sp_sanlock"
+	say "guest $sp_hn: sanlock daemon up"
+fi
+
 cat > /run/sanpoold.conf <<CONF
 listen_address = 10.0.2.15
 port = 7447
@@ -65,7 +82,7 @@ data_dir = /var/lib/sanpool
 run_dir = /run/sanpool
 host_id = $sp_hid
 lvm_activation = yes
-sanlock = no
+$sanlock_conf
 log_level = debug
 tls = yes
 tls_cert = $sp_pki/server.pem

@@ -273,7 +273,7 @@ class Guest:
             "sp_mpconf=" + os.path.join(HERE, "multipath.conf"),
             "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
             "sp_iqn=" + IQN, "sp_p1=%d" % c.target.ports[0], "sp_p2=%d" % c.target.ports[1],
-            "sp_pki=" + c.pki,
+            "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
         ])
         argv = [
             "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "768", "-smp", "1",
@@ -426,8 +426,11 @@ class Guest:
 class Cluster:
     """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
 
-    def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None):
+    def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
+                 sanlock_io_timeout=0):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
+        # > 0: each guest runs a sanlock daemon and sanpoold with leases on (that io_timeout)
+        self.sanlock_io_timeout = sanlock_io_timeout
         self.lun_size = lun_size
         self.extra_targets = extra_targets  # see Target
         self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")

@@ -2,7 +2,10 @@
 
 a. every host sees the same LUN (same WWID) through multipath with two ready paths;
 b. a block domain created through host 1's API on /dev/mapper/<wwid>, and a raw
-   image on it, are seen by every other host's LVM (vgs / lvs in the guest).
+   image on it, are seen by every other host's LVM (vgs / lvs in the guest);
+d. a pool on the LUN, every host connected (each guest runs its sanlock daemon),
+   host 1 SPM: kill host 1's guest; host 2 becomes SPM within sanlock's
+   host-dead time (+ slack for emulated guests) and work goes on.
 
 Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
 SANPOOLD=path to the daemon; default build/agent/sanpoold).
@@ -23,12 +26,18 @@ def lvm_config(dev):
             "obtain_device_list_from_udev = 0 }" % dev)
 
 
+# sanlock's io_timeout in the guests: a dead host's lease is free after
+# 8 * IO_TIMEOUT (renewal failure) + 60 s (the time sanlock allows a watchdog)
+IO_TIMEOUT = 5  # 3 made sanlock's own disk I/O time out now and then in the emulated guests
+HOST_DEAD_S = 8 * IO_TIMEOUT + 60
+
+
 class ClusterTest(unittest.TestCase):
     cluster = None
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster()
+        cls.cluster = Cluster(sanlock_io_timeout=IO_TIMEOUT)
         cls.cluster.start()
         cls.g = cls.cluster.guests
         cls.failed = False
@@ -102,6 +111,62 @@ class ClusterTest(unittest.TestCase):
             self.assertIn("sp.i=" + acc["image"], lvs[acc["volume"]]["lv_tags"], out)
             for special in ("ids", "leases", "inbox", "outbox", "journal"):
                 self.assertIn(special, lvs, "%s: %s" % (g.name, out))
+
+
+    def test_3_kill_the_spm_guest_and_another_host_takes_over(self):
+        dev = "/dev/mapper/" + self.wwid()
+        h1, h2, h3 = self.g[:3]
+        # the LUN is free again: scenario b's domain goes
+        for dom in h1.get("/v1/domains")[1]:
+            for img in h1.get("/v1/domains/%s/images" % dom["uuid"])[1]:
+                st, acc = h1.request("DELETE", "/v1/domains/%s/images/%s" % (dom["uuid"], img["uuid"]))
+                self.assertEqual(st, 202, acc)
+                self.assertEqual(h1.wait_task(acc["task"])["state"], "finished")
+            st, acc = h1.request("DELETE", "/v1/domains/" + dom["uuid"])
+            self.assertEqual(st, 202, acc)
+        st, p = h1.post("/v1/pools", {"name": "cluster", "master_domain_name": "lun", "kind": "block",
+                                      "devices": [dev]})
+        self.assertEqual(st, 201, p)
+        pool, master = p["uuid"], p["master_domain"]
+        for g in (h2, h3):
+            st, q = g.post("/v1/pools/%s/connect" % pool, {"kind": "block", "devices": [dev]})
+            self.assertEqual(st, 200, q)
+        deadline = time.monotonic() + 180
+        for g in (h1, h2, h3):
+            while True:
+                ls = g.get("/v1/pools/" + pool)[1]["spm"]["lockspaces"]
+                if ls and all(l["state"] == "joined" for l in ls):
+                    break
+                self.assertLess(time.monotonic(), deadline, "%s did not join: %s" % (g.name, ls))
+                time.sleep(0.5)
+        st, s1 = h1.post("/v1/pools/%s/spm/start" % pool)
+        self.assertEqual((st, s1["spm"]["role"]), (200, "spm"), s1)
+        st, err = h2.post("/v1/domains/%s/images" % master, {"name": "no", "format": "raw", "capacity": 64 << 20})
+        self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
+
+        h1.stop()  # the whole host dies: qemu is gone, with its sanlock daemon
+        t0 = time.monotonic()
+        while True:
+            st, s2 = h2.post("/v1/pools/%s/spm/start" % pool)
+            if st == 200:
+                break
+            # lease_held until host 1 is dead; an emulated guest's sanlock may also time out on I/O
+            self.assertIn(s2["error"]["code"], ("lease_held", "lease_error"), s2)
+            self.assertLess(time.monotonic() - t0, HOST_DEAD_S + 60, "no takeover: %s" % s2)
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        sys.stderr.write("takeover after the SPM guest died (io_timeout %d s, host-dead %d s): %.1f s\n"
+                         % (IO_TIMEOUT, HOST_DEAD_S, took))
+        self.assertGreater(s2["spm"]["generation"], s1["spm"]["generation"])
+        # the lease was the dead host's until sanlock deemed it dead; then at once
+        # (slack: emulated guests run sanlock's timers late)
+        self.assertGreater(took, 8 * IO_TIMEOUT)
+        self.assertLess(took, HOST_DEAD_S + 3 + 15)
+        st, acc = h2.post("/v1/domains/%s/images" % master, {"name": "after", "format": "raw", "capacity": 64 << 20})
+        self.assertEqual(st, 202, acc)
+        self.assertEqual(h2.wait_task(acc["task"])["state"], "finished")
+        imgs = h3.get("/v1/domains/%s/images" % master)[1]
+        self.assertEqual([i["uuid"] for i in imgs], [acc["image"]])
 
 
 if __name__ == "__main__":
