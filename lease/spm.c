@@ -59,6 +59,7 @@ static struct {
 	pthread_t monitor;
 	pthread_cond_t wake;
 	bool running, stopping;
+	bool sanlock_missing_logged; /* monitor only, after start */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 
@@ -269,6 +270,8 @@ int spm_start(const char *pool)
 		return r;
 	if (!S.cfg.enabled)
 		return 0; /* role local: this host manages the pool alone */
+	if (!S.client)
+		return sp_conflict("pool %s: the sanlock daemon of this host is not reachable", pool);
 	MUTEX_SCOPE(&p->lock);
 	if (atomic_load(&p->role) == ROLE_SPM)
 		return 0;
@@ -495,6 +498,8 @@ static void check_pool(struct pool_state *p)
 	sp_error_clear();
 }
 
+static void connect_sanlock(void);
+
 static void *monitor(void *arg)
 {
 	(void)arg;
@@ -506,7 +511,8 @@ static void *monitor(void *arg)
 		while (hashmap_next(S.pools, &pos, NULL, &v) == 0)
 			pools[n++] = v;
 		pthread_mutex_unlock(&S.lock);
-		for (size_t i = 0; i < n; i++)
+		connect_sanlock();
+		for (size_t i = 0; i < n && S.client; i++)
 			check_pool(pools[i]);
 		free(pools);
 		pthread_mutex_lock(&S.lock);
@@ -523,6 +529,29 @@ static void *monitor(void *arg)
 }
 
 /* ---- service ---- */
+
+/* Registers with the host's sanlock daemon and joins every known pool's
+ * lockspaces; until then the pools have no SPM here. Monitor thread or start. */
+static void connect_sanlock(void)
+{
+	if (S.client)
+		return;
+	if (lease_client_open(&S.client) < 0) {
+		S.client = NULL;
+		if (!S.sanlock_missing_logged)
+			log_error("cannot connect to the sanlock daemon (trying again): %s", sp_error_last()->message);
+		S.sanlock_missing_logged = true;
+		return;
+	}
+	log_info("connected to the sanlock daemon as host %u", S.cfg.host_id);
+	_cleanup_json_ json_object *pools = store_pools_json();
+	for (size_t i = 0; i < json_object_array_length(pools); i++) {
+		struct pool_state *p = pool_find(json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(pools, i), "uuid")));
+		if (p)
+			join_pool(p);
+	}
+}
 
 int spm_service_start(const struct spm_settings *s)
 {
@@ -541,11 +570,9 @@ int spm_service_start(const struct spm_settings *s)
 	}
 	if (!S.cfg.enabled)
 		return 0;
-	if ((r = lease_client_open(&S.client)) < 0)
-		return log_error_errno(r, "cannot connect to the sanlock daemon: %s", sp_error_last()->message);
-	for (size_t i = 0; i < json_object_array_length(pools); i++)
-		join_pool(pool_find(json_object_get_string(
-			json_object_object_get(json_object_array_get_idx(pools, i), "uuid"))));
+	/* without its sanlock daemon (not started yet, restarting) the agent
+	 * still serves; the monitor connects and joins once it answers */
+	connect_sanlock();
 	S.stopping = false;
 	if ((r = -pthread_create(&S.monitor, NULL, monitor, NULL)) < 0)
 		return log_error_errno(r, "cannot start the lease monitor");

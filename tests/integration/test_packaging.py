@@ -57,7 +57,7 @@ class DebianPackageTest(unittest.TestCase):
             "/lib/systemd/system/sanpoold.service",
             "/usr/bin/sanpoolctl",
             "/usr/sbin/sanpoold",
-            "/usr/share/doc/sanpool/README.md",
+            "/usr/share/doc/sanpool/README.md.gz",
             "/usr/share/doc/sanpool/changelog.gz",
             "/usr/share/doc/sanpool/copyright",
             "/usr/share/doc/sanpool/design.md.gz",

@@ -25,7 +25,7 @@ import time
 import unittest
 
 from sanpool import GiB
-from simhosts import IO_TIMEOUT, call, start_hosts, stop_hosts, wait_for
+from simhosts import IO_TIMEOUT, SanlockDaemon, call, start_hosts, stop_hosts, wait_for
 from test_block_domain import make_loop
 
 
@@ -243,11 +243,12 @@ class SpmTest(unittest.TestCase):
         self.writers.aim([self.h1, self.h3])
         g2 = self.start_spm(self.h2)
         self.assertEqual(g2, g1 + 1)
-        # the lease states in /metrics
+        # the lease states in /metrics (the host id lease's as the monitor last saw it: 500 ms)
         for h, spm in ((self.h1, "free"), (self.h2, "held")):
-            st, text = h.call_text("/metrics")
-            self.assertIn('sanpool_lease_state{lockspace="%s",resource="SPM",state="%s"} 1' % (self.dom, spm), text)
-            self.assertIn('sanpool_lease_state{lockspace="%s",resource="",state="held"} 1' % self.dom, text)
+            lines = ['sanpool_lease_state{lockspace="%s",resource="SPM",state="%s"} 1' % (self.dom, spm),
+                     'sanpool_lease_state{lockspace="%s",resource="",state="held"} 1' % self.dom]
+            wait_for("host %d's lease states in /metrics" % h.id,
+                     lambda: all(l in h.call_text("/metrics")[1] for l in lines), timeout=10)
         self.create(self.h2, "after-handover")
         self.finish_threads()
 
@@ -285,6 +286,21 @@ class SpmTest(unittest.TestCase):
         self.assertLess(took, 8 * IO_TIMEOUT + 60 + 3 + 20, "takeover after host death took %.1f s" % took)
         self.create(self.h2, "after-host-death")
         self.finish_threads()
+
+    def test_the_agent_waits_for_its_sanlock_daemon(self):
+        """An agent started while its host's sanlock daemon is down serves the API,
+        refuses SPM start clearly, and joins its pools once the daemon is back."""
+        self.make_pool()
+        self.h2.d.stop()
+        self.h2.sanlock.kill()
+        self.h2.start()  # no sanlock daemon: still up
+        st, err = self.h2.call("POST", "/v1/pools/%s/spm/start" % self.pool)
+        self.assertEqual((st, err["error"]["code"]), (409, "conflict"), err)
+        self.assertIn("sanlock daemon", err["error"]["message"])
+        self.assertEqual(self.images(self.h2), set())
+        self.h2.sanlock = SanlockDaemon(self.h2.sanlock.run_dir, "host2")
+        wait_for("host 2 to join once its daemon is back", lambda: self.h2.joined(self.pool), timeout=30)
+        self.take_over(self.h2)
 
     def crash_spm_during(self, h, crash_at, method, path, body=None):
         """Restarts h's agent with a crash point, makes it SPM, and sends the change that hits it."""
