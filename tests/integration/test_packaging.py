@@ -119,7 +119,7 @@ class DebianPackageTest(unittest.TestCase):
             f.write(packaged)
             f.write("\n# test overrides\nport = 0\ndata_dir = %s/var\nrun_dir = %s/run\nlocal_socket = %s\n"
                     "tls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_ca = %s/ca.pem\n"
-                    "bootstrap_default = yes\nlvm_activation = no\n" % (work, work, sock, pki, pki, pki))
+                    "lvm_activation = no\n" % (work, work, sock, pki, pki, pki))
         port, proc, log = self.start(os.path.join(self.root, "usr/sbin/sanpoold"), conf, work)
         try:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
