@@ -141,6 +141,11 @@ class ClusterTest(unittest.TestCase):
                 time.sleep(0.5)
         st, s1 = h1.post("/v1/pools/%s/spm/start" % pool)
         self.assertEqual((st, s1["spm"]["role"]), (200, "spm"), s1)
+        # host 2 learns who holds the lease from storage (its lease monitor reads it every 2 s)
+        deadline = time.monotonic() + 30
+        while h2.get("/v1/pools/" + pool)[1]["spm"]["spm_host"] != 1:
+            self.assertLess(time.monotonic(), deadline, "host 2 never saw host 1 as SPM")
+            time.sleep(0.2)
         st, err = h2.post("/v1/domains/%s/images" % master, {"name": "no", "format": "raw", "capacity": 64 << 20})
         self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
 
