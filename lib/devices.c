@@ -33,35 +33,6 @@ static void set_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* /proc and /sys files report a size of 0 or 4096 whatever they hold:
- * read until EOF (at most max bytes). */
-static int read_virtual(const char *path, size_t max, char **ret)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t cap = 4096, len = 0;
-	_cleanup_free_ char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (len == cap) {
-			if (cap >= max)
-				return -EFBIG;
-			cap *= 2;
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
 
 const char *device_use_str(enum device_use u)
 {
@@ -136,7 +107,7 @@ static bool read_dev_file(const char *path, dev_t *ret)
 {
 	_cleanup_free_ char *data = NULL;
 	unsigned maj, min;
-	if (read_virtual(path, 4096, &data) < 0 || sscanf(data, "%u:%u", &maj, &min) != 2)
+	if (read_file(path, 4096, &data, NULL) < 0 || sscanf(data, "%u:%u", &maj, &min) != 2)
 		return false;
 	*ret = makedev(maj, min);
 	return true;
@@ -304,7 +275,7 @@ int device_usage_probe(const char *devpath, struct device_usage *ret)
 
 	if (stat(devpath, &st) < 0 || !S_ISBLK(st.st_mode))
 		return sp_bad_field("devices", "%s is not a block device", devpath);
-	if ((r = read_virtual("/proc/self/mountinfo", 4 << 20, &mountinfo)) < 0)
+	if ((r = read_file("/proc/self/mountinfo", 4 << 20, &mountinfo, NULL)) < 0)
 		return sp_error_set(r, "io_error", "", "cannot read /proc/self/mountinfo: %s", strerror(-r));
 
 	dev_t host[4], anc[64];
@@ -370,7 +341,7 @@ static uint64_t sysfs_size_bytes(const char *blockdev)
 {
 	_cleanup_free_ char *path = xasprintf("/sys/block/%s/size", blockdev);
 	_cleanup_free_ char *data = NULL;
-	if (read_virtual(path, 4096, &data) < 0)
+	if (read_file(path, 4096, &data, NULL) < 0)
 		return 0;
 	return strtoull(data, NULL, 10) * 512;
 }

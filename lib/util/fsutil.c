@@ -81,16 +81,27 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 		return -errno;
 	if ((size_t)st.st_size > max)
 		return -EFBIG;
-	_cleanup_free_ char *buf = xmalloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	/* read to EOF, not to st_size: /proc and /sys files report 0 or 4096
+	 * whatever they hold */
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096, got = 0;
+	if (cap > max)
+		cap = max > 0 ? max : 1;
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (got == cap && cap < max) {
+			cap = cap * 2 < max ? cap * 2 : max;
+			buf = xrealloc(buf, cap + 1);
+		}
+		/* at the limit, one more byte (into the NUL's room) tells EOF from too large */
+		ssize_t n = read(fd, buf + got, got < cap ? cap - got : 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			break;
+		if (got == cap)
+			return -EFBIG;
 		got += (size_t)n;
 	}
 	buf[got] = '\0';
