@@ -162,9 +162,8 @@ static void add_device(const struct request *req, struct response *res)
 		else if (stat(devs[0], &st) < 0 || !S_ISBLK(st.st_mode))
 			r = sp_bad_field("device", "%s is not a block device", devs[0]);
 		else if ((r = store_get_domain(req->params[0], &d)) == 0 &&
-			 (r = devices_check_unused(devs, force, "device")) == 0 &&
 			 (r = sharing_check_devices(d.pool, devs, force, "device")) == 0)
-			r = store_domain_add_device(req->params[0], devs[0]);
+			r = store_domain_add_device(req->params[0], devs[0], force);
 	}
 	reply_done(res, r, "add_device", req->params[0], r < 0 ? NULL : store_domain_json(req->params[0]));
 }

@@ -111,6 +111,11 @@ static int refresh_pool(const char *pool, char **local)
 	struct published *pub = published_of(pool);
 	if (pub->leaving)
 		return 0;
+	if (!S.leases) {
+		/* the pool's only host: nothing to publish, nobody to read */
+		device_sharing_set_pool(pool, &(struct host_wwids){ (int)S.host_id, (const char *const *)local }, 1);
+		return 0;
+	}
 	if ((r = master_area(pool, &path, &offset)) < 0)
 		return r;
 	_cleanup_free_ char *now = joined((const char *const *)local);
@@ -124,12 +129,8 @@ static int refresh_pool(const char *pool, char **local)
 	_cleanup_free_ unsigned *ids = NULL;
 	size_t n = 0;
 	struct pool p;
-	if (!S.leases) {
-		ids = xcalloc(2, sizeof(*ids));
-		ids[n++] = S.host_id;
-	} else if ((r = store_get_pool(pool, &p)) < 0 || (r = lockspace_live_hosts(p.master, &ids, &n)) < 0) {
+	if ((r = store_get_pool(pool, &p)) < 0 || (r = lockspace_live_hosts(p.master, &ids, &n)) < 0)
 		return r; /* not joined yet: who else is there is not known, the registry keeps what it had */
-	}
 	struct host_wwids *hosts = xcalloc(n + 1, sizeof(*hosts));
 	struct host_report *reports = xcalloc(n + 1, sizeof(*reports));
 	size_t nh = 0;
@@ -203,6 +204,9 @@ int sharing_service_start(unsigned host_id, bool leases)
 	/* a report's sequence grows across restarts too */
 	S.seq = (uint64_t)time(NULL) * 1000;
 	S.stopping = false;
+	/* once before the API answers: this host's reports are on storage (and
+	 * the registry filled where the lockspaces are joined) from the start */
+	refresh_all();
 	int r = -pthread_create(&S.thread, NULL, sharing_main, NULL);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the device sharing thread");

@@ -8,7 +8,9 @@
  * A thread refreshes every pool every SHARING_PERIOD_MS: this host's list is
  * asked afresh from multipathd (and published only when it changed), the
  * live hosts from sanlock, their reports from storage. With leases off
- * (sanlock = no) this host manages its pools alone: it is their only host.
+ * (sanlock = no) this host manages its pools alone: it is their only host,
+ * and publishes nothing. The first refresh is done at start, before the API
+ * answers.
  *
  * Functions return >= 0 or -errno / -SP_E_* with the detail recorded. */
 #pragma once

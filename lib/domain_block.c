@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/block_tags.h"
+#include "lib/devices.h"
 #include "lib/host_report.h"
 #include "lib/lvm.h"
 #include "lib/qemu_img.h"
@@ -517,7 +518,7 @@ static int block_remove(struct domain *d)
 	return 0;
 }
 
-int domain_block_add_device(struct domain *d, const char *dev)
+int domain_block_add_device(struct domain *d, const char *dev, bool force)
 {
 	struct block_priv *p = priv(d);
 	const char *one[] = { dev, NULL };
@@ -529,6 +530,8 @@ int domain_block_add_device(struct domain *d, const char *dev)
 			return sp_bad_field("device", "%s is already a device of domain %s", dev, d->uuid);
 	if (n >= LVM_MAX_DEVS)
 		return sp_bad_field("device", "domain %s has %zu devices, at most %d", d->uuid, n, LVM_MAX_DEVS);
+	if ((r = devices_check_unused(one, force, "device")) < 0)
+		return r;
 	/* the record names the device first: until vgextend commits, an extra
 	 * device in the filter is harmless; a PV of the VG missing from it is not */
 	p->devs[n] = xstrdup(dev);

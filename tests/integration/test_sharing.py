@@ -34,6 +34,7 @@ class SharingTest(unittest.TestCase):
         # a LUN each loop device stands for, and one LUN no loop device backs
         self.wwid = {loop: "36001405%024x" % (i + 1) for i, loop in enumerate(self.loops)}
         self.everywhere = "36001405%024x" % 0xabc
+        self.solo = "36001405%024x" % 0xdef  # a LUN host 1 alone sees
         with open(FIXTURE) as f:
             self.template = json.load(f)["maps"][0]
         self.shared = os.path.join(self.root, "master")
@@ -55,9 +56,11 @@ class SharingTest(unittest.TestCase):
         return os.path.join(self.root, "maps%d.json" % host_id)
 
     def see(self, host_id, loops):
-        """What host_id's multipathd shows: a map per loop device, and the LUN every host sees."""
+        """What host_id's multipathd shows: a map per loop device, the LUN every host sees, and
+        on host 1 the solo LUN."""
         maps = []
-        for name, sysfs in [(self.everywhere, "dm-9")] + [(self.wwid[l], os.path.basename(l)) for l in loops]:
+        lun = [(self.everywhere, "dm-9")] + ([(self.solo, "dm-8")] if host_id == 1 else [])
+        for name, sysfs in lun + [(self.wwid[l], os.path.basename(l)) for l in loops]:
             m = copy.deepcopy(self.template)
             m.update(name=name, uuid=name, sysfs=sysfs)
             maps.append(m)
@@ -116,24 +119,26 @@ class SharingTest(unittest.TestCase):
         st, b1 = self.h1.call("POST", "/v1/domains", {"name": "b1", "kind": "block", "pool": pool, "devices": [loop1]})
         self.assertEqual(st, 201, b1)
 
-        # adding a device: the same check; the in-use check too (loop2 holds b2's VG)
+        # adding a device: the same check
         add = "/v1/domains/%s/devices" % b1["uuid"]
         size = self.h1.call("GET", "/v1/domains/" + b1["uuid"])[1]["total_bytes"]
         st, err = self.h1.call("POST", add, {"device": loop3})
         self.assertEqual((st, err["error"]["code"], err["error"]["field"], err["error"]["hosts"]),
                          (409, "device_not_shared", "device", [2, 3]), err)
+        # hosts 2 and 3 log in to the other targets: their reports change
+        for h in (2, 3):
+            self.see(h, self.loops)
+        wait_for("loop3 shared", lambda: self.sharing(self.h1, self.wwid[loop3]) == (True, []), timeout=30)
+        # the in-use check applies to adding a device too (loop2 holds b2's VG)
         st, err = self.h1.call("POST", add, {"device": loop2})
         self.assertEqual((st, err["error"]["code"], err["error"]["field"]), (409, "device_in_use", "device"), err)
         self.assertEqual(self.h1.call("GET", "/v1/domains/" + b1["uuid"])[1]["total_bytes"], size)
-        # hosts 2 and 3 log in to loop3's target: their reports change, and the device may be added
-        for h in (2, 3):
-            self.see(h, [loop1, loop3])
-        wait_for("loop3 shared", lambda: self.sharing(self.h1, self.wwid[loop3]) == (True, []), timeout=30)
         st, body = self.h1.call("POST", add, {"device": loop3})
         self.assertEqual(st, 202, body)
         self.assertGreater(self.h1.call("GET", "/v1/domains/" + b1["uuid"])[1]["total_bytes"], size)
 
         # host 3 leaves the pool: its report is erased, the others no longer count it
+        self.assertEqual(self.sharing(self.h1, self.solo), (False, [2, 3]))
         hosts_area = os.path.join(self.shared, "dom_md", "hosts")
         with open(hosts_area, "rb") as f:
             f.seek(2 * SLOT)
@@ -143,7 +148,7 @@ class SharingTest(unittest.TestCase):
         with open(hosts_area, "rb") as f:
             f.seek(2 * SLOT)
             self.assertEqual(f.read(SLOT), bytes(SLOT))
-        wait_for("host 3 not counted", lambda: self.sharing(self.h1, self.wwid[loop2]) == (False, [2]), timeout=60)
+        wait_for("host 3 not counted", lambda: self.sharing(self.h1, self.solo) == (False, [2]), timeout=60)
         self.assertEqual(self.sharing(self.h3, self.everywhere), (None, []))  # in no pool now
 
 
