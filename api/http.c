@@ -21,7 +21,8 @@
 #include "lib/util/xalloc.h"
 
 static const struct route *const route_tables[] = { host_routes, pool_routes, domain_routes, image_routes,
-						    task_routes, metrics_routes, device_routes, connection_routes };
+						    task_routes, metrics_routes, device_routes, connection_routes,
+						    lease_routes };
 
 static struct {
 	struct MHD_Daemon *daemon;
@@ -70,6 +71,8 @@ void reply_error(struct response *res)
 	json_object_object_add(err, "field", e->field[0] ? json_object_new_string(e->field) : NULL);
 	if (e->spm_host)
 		json_object_object_add(err, "spm_host", json_object_new_int((int)e->spm_host));
+	if (e->holder_host)
+		json_object_object_add(err, "holder_host", json_object_new_int((int)e->holder_host));
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "error", err);
 	reply_json(res, e->code ? status_of(e->code) : MHD_HTTP_INTERNAL_SERVER_ERROR, o);

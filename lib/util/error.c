@@ -12,6 +12,7 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 
 	last.code = code;
 	last.spm_host = 0;
+	last.holder_host = 0;
 	snprintf(last.kind, sizeof(last.kind), "%s", kind ? kind : "error");
 	snprintf(last.field, sizeof(last.field), "%s", field ? field : "");
 	va_start(ap, fmt);
@@ -21,6 +22,7 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 }
 
 void sp_error_set_spm_host(unsigned host_id) { last.spm_host = host_id; }
+void sp_error_set_holder_host(unsigned host_id) { last.holder_host = host_id; }
 
 const struct sp_error *sp_error_last(void) { return &last; }
 
