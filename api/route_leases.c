@@ -1,7 +1,9 @@
 /* /v1/domains/{domain}/images/{image}/volumes/{volume}/lease: a volume's write
  * lease (lease/vlease.h). Adding and removing its slot changes the domain's
- * leases area: the SPM only (the gate in http.c). Acquiring and releasing
- * act on this host: every host, as for prepare. */
+ * leases area: the SPM only (the gate in http.c), answered like the other
+ * changes done while the request waits (202 with an ended task, the lease as
+ * its result). Acquiring and releasing act on this host: every host, as
+ * prepare, answered 200 with the lease. */
 #include <microhttpd.h>
 
 #include "api/body.h"
@@ -14,32 +16,64 @@
 #define IMAGE req->params[1]
 #define VOLUME req->params[2]
 
-typedef int (*lease_fn)(const char *domain, const char *image, const char *volume, json_object **ret);
-
-/* Replies 200 with the lease's JSON (null: the volume has no lease). */
-static void reply_lease(const struct request *req, struct response *res, lease_fn fn)
+/* {"domain", "image", "volume", "lease"} (lease owned; NULL: none). */
+static json_object *lease_result(const struct request *req, json_object *lease)
 {
-	json_object *lease = NULL;
-	int r = body_check(req->body, NULL, 0);
-	if (r == 0)
-		r = fn(DOMAIN, IMAGE, VOLUME, &lease);
-	if (r < 0) {
-		json_object_put(lease);
-		reply_error(res);
-		return;
-	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "domain", json_object_new_string(DOMAIN));
 	json_object_object_add(o, "image", json_object_new_string(IMAGE));
 	json_object_object_add(o, "volume", json_object_new_string(VOLUME));
 	json_object_object_add(o, "lease", lease);
-	reply_json(res, MHD_HTTP_OK, o);
+	return o;
 }
 
-static void add_lease(const struct request *req, struct response *res) { reply_lease(req, res, vlease_add); }
-static void remove_lease(const struct request *req, struct response *res) { reply_lease(req, res, vlease_remove); }
-static void acquire_lease(const struct request *req, struct response *res) { reply_lease(req, res, vlease_acquire); }
-static void release_lease(const struct request *req, struct response *res) { reply_lease(req, res, vlease_release); }
+static void add_lease(const struct request *req, struct response *res)
+{
+	json_object *lease = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = vlease_add(DOMAIN, IMAGE, VOLUME, &lease);
+	if (r < 0)
+		reply_error(res);
+	else
+		reply_ended_task(res, "lease_add", DOMAIN, lease_result(req, lease));
+}
+
+static void remove_lease(const struct request *req, struct response *res)
+{
+	json_object *lease = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = vlease_remove(DOMAIN, IMAGE, VOLUME, &lease);
+	if (r < 0)
+		reply_error(res);
+	else
+		reply_ended_task(res, "lease_remove", DOMAIN, lease_result(req, lease));
+}
+
+static void acquire_lease(const struct request *req, struct response *res)
+{
+	json_object *lease = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = vlease_acquire(DOMAIN, IMAGE, VOLUME, &lease);
+	if (r < 0)
+		reply_error(res);
+	else
+		reply_json(res, MHD_HTTP_OK, lease_result(req, lease));
+}
+
+static void release_lease(const struct request *req, struct response *res)
+{
+	json_object *lease = NULL;
+	int r = body_check(req->body, NULL, 0);
+	if (r == 0)
+		r = vlease_release(DOMAIN, IMAGE, VOLUME, &lease);
+	if (r < 0)
+		reply_error(res);
+	else
+		reply_json(res, MHD_HTTP_OK, lease_result(req, lease));
+}
 
 #define LEASE "/v1/domains/{domain}/images/{image}/volumes/{volume}/lease"
 const struct route lease_routes[] = {

@@ -63,6 +63,14 @@ class LeaseHosts:
         st, err = h.call(method, path, body)
         self.assertEqual((st, err["error"]["code"], err["error"].get("holder_host")), (409, "lease_held", holder), err)
 
+    def spm_lease(self, method):
+        """Adds (POST) or removes (DELETE) the volume's lease slot on the SPM: the lease, from the ended task."""
+        st, acc = self.hosts[0].call(method, self.vpath + "/lease")
+        self.assertEqual(st, 202, acc)
+        st, task = self.hosts[0].call("GET", "/v1/tasks/" + acc["task"])
+        self.assertEqual((st, task["state"]), (200, "finished"), task)
+        return task["result"]["lease"]
+
     def acquire(self, h):
         st, r = h.call("POST", self.vpath + "/lease/acquire")
         self.assertEqual(st, 200, r)
@@ -76,12 +84,9 @@ class LeaseHosts:
         self.assertEqual((st, err["error"]["code"]), (409, "not_spm"), err)
         st, err = h2.call("POST", self.vpath + "/lease/acquire")  # no slot yet
         self.assertEqual((st, err["error"]["code"]), (409, "no_lease"), err)
-        st, r = h1.call("POST", self.vpath + "/lease")
-        self.assertEqual(st, 200, r)
-        lease = r["lease"]
+        lease = self.spm_lease("POST")
         self.assertEqual((lease["holder_host"], lease["state"], lease["generation"]), (None, "none", 0), lease)
-        st, again = h1.call("POST", self.vpath + "/lease")
-        self.assertEqual((st, again["lease"]["slot"]), (200, lease["slot"]), again)
+        self.assertEqual(self.spm_lease("POST")["slot"], lease["slot"])  # idempotent
         # every host finds the same slot through the index on storage
         for h in self.hosts:
             self.assertEqual(self.lease(h)["offset"], lease["offset"])
@@ -174,8 +179,7 @@ class FileLeaseTest(LeaseHosts, unittest.TestCase):
         self.assertEqual(st, 200, td)
         self.assertEqual(h3.lease_holders(), [])
         self.assertIsNone(self.lease(h1)["holder_host"])
-        st, r = h1.call("DELETE", self.vpath + "/lease")
-        self.assertEqual((st, r["lease"]), (200, None), r)
+        self.assertIsNone(self.spm_lease("DELETE"))
         self.assertIsNone(self.lease(h2))
 
         # lease loss: host 3 holds it again, its lockspace is removed under it
