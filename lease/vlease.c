@@ -81,7 +81,7 @@ static void adopt(const char *volume)
 		free(h);
 		return;
 	}
-	snprintf(h->volume, sizeof(h->volume), "%s", volume);
+	snprintf(h->volume, sizeof(h->volume), "%.36s", volume); /* checked: a uuid */
 	h->prepared = prepared;
 	h->pid = lease_holder_alive(pid, volume) ? pid : 0;
 	if (h->pid)
@@ -139,7 +139,10 @@ struct where {
 
 static void where_done(struct where *w) { free(w->path); }
 
-static int where_of(const char *domain, struct where *ret)
+/* grow: the SPM makes sure the area is large enough (a file domain's
+ * dom_md/leases grows, sparse); other callers only read or acquire what the
+ * SPM formatted, and must not change the shared file. */
+static int where_of(const char *domain, bool grow, struct where *ret)
 {
 	int r;
 	memset(ret, 0, sizeof(*ret));
@@ -149,7 +152,7 @@ static int where_of(const char *domain, struct where *ret)
 		return sp_conflict("volume leases need sanlock (sanlock = no on this host)");
 	if (!ret->d.pool[0])
 		return sp_conflict("domain %s is in no pool: volume leases live in a pool domain's lockspace", domain);
-	return ret->d.ops->lease_area(&ret->d, "leases", LEASE_INDEX_AREA_SIZE, &ret->path, &ret->base);
+	return ret->d.ops->lease_area(&ret->d, "leases", grow ? LEASE_INDEX_AREA_SIZE : 0, &ret->path, &ret->base);
 }
 
 static int volume_check(const char *domain, const char *image, const char *volume)
@@ -233,7 +236,7 @@ int vlease_add(const char *domain, const char *image, const char *volume, json_o
 	struct lease_index ix;
 	int r, slot;
 
-	if ((r = where_of(domain, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0 ||
+	if ((r = where_of(domain, true, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0 ||
 	    (r = spm_check_write(w.d.pool)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
@@ -264,7 +267,7 @@ int vlease_remove(const char *domain, const char *image, const char *volume, jso
 	unsigned owner = 0;
 	int r, slot;
 
-	if ((r = where_of(domain, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0 ||
+	if ((r = where_of(domain, true, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0 ||
 	    (r = spm_check_write(w.d.pool)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
@@ -362,7 +365,7 @@ int vlease_acquire(const char *domain, const char *image, const char *volume, js
 	unsigned slot;
 	int r;
 
-	if ((r = where_of(domain, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0)
+	if ((r = where_of(domain, false, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
 	if ((r = acquire_locked(&w, image, volume, &slot)) < 0)
@@ -376,7 +379,7 @@ int vlease_release(const char *domain, const char *image, const char *volume, js
 	_cleanup_(where_done) struct where w = { 0 };
 	int r;
 
-	if ((r = where_of(domain, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0)
+	if ((r = where_of(domain, false, &w)) < 0 || (r = volume_check(domain, image, volume)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
 	release_locked(volume);
@@ -414,7 +417,7 @@ int vlease_prepare(const char *domain, const char *image, bool exclusive, json_o
 		json_object_object_add(*ret, "lease", l);
 		return 0;
 	}
-	if ((r = where_of(domain, &w)) < 0 || (r = op_require_data(domain)) < 0 || (r = image_top(domain, image, top)) < 0)
+	if ((r = where_of(domain, false, &w)) < 0 || (r = op_require_data(domain)) < 0 || (r = image_top(domain, image, top)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
 	bool had = hashmap_get(V.held, top) != NULL;
@@ -464,7 +467,7 @@ json_object *vlease_volume_json(const char *domain, const char *volume)
 {
 	_cleanup_(where_done) struct where w = { 0 };
 
-	if (!V.enabled || where_of(domain, &w) < 0) {
+	if (!V.enabled || where_of(domain, false, &w) < 0) {
 		sp_error_clear();
 		return NULL;
 	}
