@@ -64,6 +64,15 @@ int lease_holder_main(int argc, char **argv)
 		dup2(null, STDOUT_FILENO);
 		close(null);
 	}
+	char ack = 0;
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, &ack, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1) {
+		/* the agent did not record this holder (it died, or refused) */
+		lease_release(c, &ref);
+		return 1;
+	}
 
 	sigwait(&set, &sig);
 	/* released explicitly (not only by exiting) so another host can take it
@@ -116,10 +125,11 @@ static int read_answer(int fd, char *buf, size_t size)
 	return (int)len;
 }
 
-int lease_holder_start(const struct lease_ref *ref, pid_t *ret_pid, uint64_t *ret_generation, unsigned *ret_owner)
+int lease_holder_start(const struct lease_ref *ref, lease_holder_commit_fn commit, void *userdata, pid_t *ret_pid,
+		       uint64_t *ret_generation, unsigned *ret_owner)
 {
 	char offset[32], answer[1200];
-	int pipefd[2];
+	int pipefd[2], ackfd[2];
 	pid_t pid;
 
 	snprintf(offset, sizeof(offset), "%" PRIu64, ref->offset);
@@ -128,17 +138,24 @@ int lease_holder_start(const struct lease_ref *ref, pid_t *ret_pid, uint64_t *re
 		*ret_owner = 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return sp_error_set(-errno, "internal", "", "cannot make a pipe: %m");
+	if (pipe2(ackfd, O_CLOEXEC) < 0) {
+		int e = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return sp_error_set(e, "internal", "", "cannot make a pipe: %s", strerror(-e));
+	}
 	pid = fork();
 	if (pid < 0) {
 		int e = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
+		close(ackfd[0]);
+		close(ackfd[1]);
 		return sp_error_set(e, "internal", "", "cannot start a lease holder: %s", strerror(-e));
 	}
 	if (pid == 0) {
 		/* only async-signal-safe calls from here to exec */
-		int null = open("/dev/null", O_RDONLY);
-		if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0)
+		if (dup2(ackfd[0], STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		setsid(); /* its own session: a signal to the agent's group does not reach it */
 		close_range(3, ~0u, 0);
@@ -146,6 +163,7 @@ int lease_holder_start(const struct lease_ref *ref, pid_t *ret_pid, uint64_t *re
 		_exit(127);
 	}
 	close(pipefd[1]);
+	close(ackfd[0]);
 	int n = read_answer(pipefd[0], answer, sizeof(answer));
 	close(pipefd[0]);
 
@@ -155,6 +173,18 @@ int lease_holder_start(const struct lease_ref *ref, pid_t *ret_pid, uint64_t *re
 	char kind[32] = "";
 	int msg_at = 0;
 	if (n > 0 && sscanf(answer, "ok %" SCNu64, &gen) == 1) {
+		int r = commit ? commit(pid, gen, userdata) : 0;
+		/* the acknowledgement: without it the holder lets go by itself */
+		if (r >= 0 && write(ackfd[1], "", 1) != 1)
+			r = sp_error_set(-errno, "internal", "", "lease %s/%s: cannot acknowledge holder %d: %m",
+					 ref->lockspace, ref->name, (int)pid);
+		close(ackfd[1]);
+		if (r < 0) {
+			struct sp_error cause;
+			sp_error_copy(&cause);
+			lease_holder_stop(pid, ref->name);
+			return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+		}
 		*ret_pid = pid;
 		if (ret_generation)
 			*ret_generation = gen;
@@ -162,6 +192,7 @@ int lease_holder_start(const struct lease_ref *ref, pid_t *ret_pid, uint64_t *re
 		return 0;
 	}
 	/* it did not get the lease: it exits (or is made to) */
+	close(ackfd[1]);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	if (n > 0 && sscanf(answer, "held %u", &owner) == 1) {

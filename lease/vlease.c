@@ -19,6 +19,7 @@
 #include "lib/ops_common.h"
 #include "lib/store.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
@@ -280,7 +281,7 @@ int vlease_remove(const char *domain, const char *image, const char *volume, jso
 		 * one that acquires after the release reads a free record and lets
 		 * go (vlease_acquire checks the index again) */
 		struct lease_ref ref = ref_of(&w, volume, (unsigned)slot);
-		if ((r = lease_holder_start(&ref, &pid, NULL, &owner)) < 0) {
+		if ((r = lease_holder_start(&ref, NULL, NULL, &pid, NULL, &owner)) < 0) {
 			if (r == -SP_E_LEASE_HELD)
 				sp_error_set_holder_host(owner);
 			return r;
@@ -297,6 +298,32 @@ int vlease_remove(const char *domain, const char *image, const char *volume, jso
 }
 
 /* ---- this host's side: holders ---- */
+
+struct commit {
+	const struct where *w;
+	struct vheld *h; /* filled but for pid and generation */
+};
+
+/* The holder holds the lease: check that the slot is still the volume's (the
+ * SPM may have freed it between the index read and the acquire), then record
+ * the holder in run_dir, before the holder is acknowledged. */
+static int commit_holder(pid_t pid, uint64_t generation, void *userdata)
+{
+	struct commit *c = userdata;
+	struct lease_index ix;
+	int r;
+
+	if ((r = lease_index_read(c->w->path, c->w->base, &ix)) < 0)
+		return r;
+	if (lease_index_find(&ix, c->h->volume) != (int)c->h->slot)
+		return sp_error_set(-SP_E_CONFLICT, "no_lease", "", "the lease of volume %s was removed", c->h->volume);
+	c->h->pid = pid;
+	c->h->generation = generation;
+	if ((r = record_write(c->h)) < 0)
+		return r;
+	crashpoint("vlease.before_ack");
+	return 0;
+}
 
 /* Under V.lock. */
 static int acquire_locked(const struct where *w, const char *image, const char *volume, unsigned *ret_slot)
@@ -318,26 +345,19 @@ static int acquire_locked(const struct where *w, const char *image, const char *
 		return 0; /* held here already */
 	}
 	struct lease_ref ref = ref_of(w, volume, (unsigned)slot);
-	if ((r = lease_holder_start(&ref, &pid, &gen, &owner)) < 0) {
-		if (r == -SP_E_LEASE_HELD)
-			sp_error_set_holder_host(owner);
-		return r;
-	}
-	/* the SPM may have freed the slot between the read and the acquire */
-	if ((r = lease_index_read(w->path, w->base, &ix)) < 0 || lease_index_find(&ix, volume) != slot) {
-		lease_holder_stop(pid, volume);
-		return r < 0 ? r : sp_error_set(-SP_E_CONFLICT, "no_lease", "", "the lease of volume %s was removed", volume);
-	}
 	h = xcalloc(1, sizeof(*h));
 	snprintf(h->domain, sizeof(h->domain), "%s", w->d.uuid);
 	snprintf(h->image, sizeof(h->image), "%s", image);
 	snprintf(h->volume, sizeof(h->volume), "%s", volume);
 	h->slot = (unsigned)slot;
-	h->pid = pid;
-	h->generation = gen;
-	if ((r = record_write(h)) < 0) {
-		lease_holder_stop(pid, volume);
+	struct commit c = { w, h };
+	if ((r = lease_holder_start(&ref, commit_holder, &c, &pid, &gen, &owner)) < 0) {
+		unsigned held_by = r == -SP_E_LEASE_HELD ? owner : 0;
+		if (h->pid)
+			record_remove(volume); /* recorded, then not acknowledged */
 		free(h);
+		if (held_by)
+			sp_error_set_holder_host(held_by);
 		return r;
 	}
 	hashmap_put(V.held, volume, h);

@@ -242,3 +242,20 @@ class BlockLeaseTest(LeaseHosts, unittest.TestCase):
         self.assertEqual(self.lease(h1)["offset"], lease["offset"])
         st, rel = h2.call("POST", self.vpath + "/lease/release")
         self.assertEqual((st, rel["lease"]["holder_host"]), (200, None), rel)
+
+        # host 1's agent dies after its holder got the lease, before it
+        # acknowledged the holder: the holder lets go by itself, nothing is left
+        h1.d.kill()
+        h1.start(env_extra={"SANPOOL_CRASH_AT": "vlease.before_ack"})
+        st, _ = h1.call("POST", self.vpath + "/lease/acquire")
+        self.assertIsNone(st)  # no answer: it died
+        self.assertEqual(h1.d.proc.wait(timeout=30), -9)
+        h1.d.kill()
+        wait_for("host 2 to get the lease", lambda: h2.call("POST", self.vpath + "/lease/acquire")[0] == 200,
+                 timeout=10)
+        self.assertEqual(h1.lease_holders(), [])
+        h1.start()
+        lease = self.lease(h1)  # recorded, never acknowledged: reported lost until released
+        self.assertEqual((lease["state"], lease["holder_host"]), ("lost", 2), lease)
+        st, rel = h1.call("POST", self.vpath + "/lease/release")
+        self.assertEqual((st, rel["lease"]["state"], rel["lease"]["holder_host"]), (200, "none", 2), rel)
