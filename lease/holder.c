@@ -1,5 +1,5 @@
 /* Lease-holder processes (see holder.h): started by the agent, found again
- * by the agent after a restart (lib's run_dir records their pids, vlease.c),
+ * by the agent after a restart (vlease.c records their pids in run_dir),
  * stopped by it at teardown or release. */
 #include "lease/holder.h"
 

@@ -433,14 +433,15 @@ int vlease_prepare(const char *domain, const char *image, bool exclusive, json_o
 			return r;
 		json_object *chain = json_object_object_get(*ret, "chain");
 		json_object *t = json_object_array_get_idx(chain, json_object_array_length(chain) - 1);
-		json_object *l = V.enabled ? vlease_volume_json(domain, json_object_get_string(json_object_object_get(t, "volume"))) : NULL;
-		json_object_object_add(*ret, "lease", l);
+		json_object_object_add(*ret, "lease",
+				       vlease_volume_json(domain, json_object_get_string(json_object_object_get(t, "volume"))));
 		return 0;
 	}
 	if ((r = where_of(domain, false, &w)) < 0 || (r = op_require_data(domain)) < 0 || (r = image_top(domain, image, top)) < 0)
 		return r;
 	MUTEX_SCOPE(&V.lock);
-	bool had = hashmap_get(V.held, top) != NULL;
+	struct vheld *before = hashmap_get(V.held, top);
+	bool had = before && before->pid && lease_holder_alive(before->pid, top);
 	if ((r = acquire_locked(&w, image, top, &slot)) < 0)
 		return r;
 	if ((r = activation_prepare(domain, image, ret)) < 0) {
