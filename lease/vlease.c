@@ -111,10 +111,16 @@ int vlease_service_start(const struct vlease_settings *s)
 	V.dir = xasprintf("%s/vleases", s->run_dir);
 	if (!V.enabled)
 		return 0;
-	if ((r = mkdir_p(V.dir, 0700)) < 0)
-		return log_error_errno(r, "cannot make %s", V.dir);
-	if (!(dir = opendir(V.dir)))
-		return log_error_errno(-errno, "cannot read %s", V.dir);
+	/* not fatal: the agent serves without volume leases (acquire fails to
+	 * record its holder and says why) */
+	if ((r = mkdir_p(V.dir, 0700)) < 0) {
+		log_error_errno(r, "cannot make %s: no volume lease can be held here", V.dir);
+		return 0;
+	}
+	if (!(dir = opendir(V.dir))) {
+		log_error_errno(-errno, "cannot read %s: volume leases held before are not known", V.dir);
+		return 0;
+	}
 	while ((e = readdir(dir)))
 		if (e->d_name[0] != '.' && !strchr(e->d_name, '~') && !strstr(e->d_name, ".tmp"))
 			adopt(e->d_name);

@@ -22,7 +22,7 @@ struct vlease_settings {
 
 /* Finds the holders recorded in run_dir again (alive: adopted; gone: their
  * leases are reported lost until released). */
-int vlease_service_start(const struct vlease_settings *s);
+int vlease_service_start(const struct vlease_settings *s); /* always 0: a failure is logged */
 /* Forgets the holders (they keep running: the VMs' leases stay held). */
 void vlease_service_stop(void);
 
