@@ -13,7 +13,9 @@
 #include "agent/watchdog.h"
 #include "api/http.h"
 #include "lease/sharing.h"
+#include "lease/holder.h"
 #include "lease/spm.h"
+#include "lease/vlease.h"
 #include "lib/connections.h"
 #include "lib/devices.h"
 #include "lib/domain_block.h"
@@ -72,6 +74,11 @@ int main(int argc, char **argv)
 	char hostname[256] = "localhost";
 	int c;
 
+	/* a volume lease's holder process (lease/holder.h): the agent starts its
+	 * own binary again, so that no other path has to be found */
+	if (argc >= 2 && strcmp(argv[1], "--lease-holder") == 0)
+		return lease_holder_main(argc - 2, argv + 2);
+
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
@@ -112,6 +119,7 @@ int main(int argc, char **argv)
 	if (store_open(cfg.data_dir) < 0 ||
 	    spm_service_start(&(struct spm_settings){ .enabled = cfg.sanlock, .host_id = (unsigned)cfg.host_id,
 						      .io_timeout = (unsigned)cfg.sanlock_io_timeout }) < 0 ||
+	    vlease_service_start(&(struct vlease_settings){ .enabled = cfg.sanlock, .run_dir = cfg.run_dir }) < 0 ||
 	    bootstrap(&cfg) < 0 || connections_open(cfg.data_dir) < 0)
 		return 1;
 	devices_monitor_start(5000);
@@ -148,6 +156,7 @@ int main(int argc, char **argv)
 	api_stop();
 	task_runner_stop();
 	sharing_service_stop();
+	vlease_service_stop();
 	spm_service_stop();
 	store_close();
 	devices_monitor_stop();

@@ -21,7 +21,8 @@
 #include "lib/util/xalloc.h"
 
 static const struct route *const route_tables[] = { host_routes, pool_routes, domain_routes, image_routes,
-						    task_routes, metrics_routes, device_routes, connection_routes };
+						    task_routes, metrics_routes, device_routes, connection_routes,
+						    lease_routes };
 
 static struct {
 	struct MHD_Daemon *daemon;

@@ -41,7 +41,7 @@ struct route {
 
 /* Each resource's table ends with a { NULL } entry. */
 extern const struct route host_routes[], pool_routes[], domain_routes[], image_routes[], task_routes[],
-	metrics_routes[];
+	metrics_routes[], lease_routes[];
 extern const struct route device_routes[], connection_routes[];
 
 /* Reads a checked body's "kind", "path", "devices", "name", "pool" into spec:

@@ -5,6 +5,7 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lease/vlease.h"
 #include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/store.h"
@@ -69,8 +70,10 @@ static void list_volumes(const struct request *req, struct response *res)
 static void get_volume(const struct request *req, struct response *res)
 {
 	json_object *o = store_volume_json(DOMAIN, IMAGE, VOLUME);
-	if (o)
+	if (o) {
 		activation_volume_json(o, DOMAIN, VOLUME);
+		json_object_object_add(o, "lease", vlease_volume_json(DOMAIN, VOLUME));
+	}
 	reply_found(res, o);
 }
 
@@ -83,12 +86,19 @@ static void reply_done(struct response *res, int r, json_object *body)
 		reply_json(res, MHD_HTTP_OK, body);
 }
 
+/* {"lease": "exclusive" | "none"}: with "exclusive", the top volume's write
+ * lease is acquired first (lease/vlease.h); "none" (the default) is how a
+ * migration's destination prepares while the source holds the lease. */
 static void prepare_image(const struct request *req, struct response *res)
 {
+	static const struct field_spec spec[] = { { "lease", FIELD_STRING, false } };
 	json_object *body = NULL;
-	int r = body_check(req->body, NULL, 0);
+	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
+	const char *lease = r == 0 ? body_str(req->body, "lease") : NULL;
+	if (r == 0 && lease && strcmp(lease, "exclusive") != 0 && strcmp(lease, "none") != 0)
+		r = sp_bad_field("lease", "lease must be \"exclusive\" or \"none\", not \"%.64s\"", lease);
 	if (r == 0)
-		r = activation_prepare(DOMAIN, IMAGE, &body);
+		r = vlease_prepare(DOMAIN, IMAGE, lease && strcmp(lease, "exclusive") == 0, &body);
 	reply_done(res, r, body);
 }
 
@@ -97,7 +107,7 @@ static void teardown_image(const struct request *req, struct response *res)
 	json_object *body = NULL;
 	int r = body_check(req->body, NULL, 0);
 	if (r == 0)
-		r = activation_teardown(DOMAIN, IMAGE, &body);
+		r = vlease_teardown(DOMAIN, IMAGE, &body);
 	reply_done(res, r, body);
 }
 

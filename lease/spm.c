@@ -352,6 +352,20 @@ int spm_stop(const char *pool)
 	return 0;
 }
 
+bool spm_domain_joined(const char *domain)
+{
+	struct domain d;
+	struct pool_state *p;
+	struct lockspace *ls;
+	struct lockspace_status st;
+	if (!S.cfg.enabled || store_get_domain(domain, &d) < 0 || !d.pool[0] || !(p = pool_find(d.pool)) ||
+	    !(ls = pool_lockspace(p, domain))) {
+		sp_error_clear();
+		return false;
+	}
+	return lockspace_poll(ls, &st) == 0 && st.state == LOCKSPACE_JOINED;
+}
+
 /* ---- checks ---- */
 
 static int not_spm(struct pool_state *p, const char *pool)

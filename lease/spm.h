@@ -59,6 +59,8 @@ int spm_start(const char *pool);
  * pool's domains; not SPM: 0. */
 int spm_stop(const char *pool);
 
+/* Whether this host has joined the domain's lockspace (its leases can be held). */
+bool spm_domain_joined(const char *domain);
 /* 0 if this host may change the pool's storage now, else -SP_E_NOT_SPM (recorded). */
 int spm_check_write(const char *pool);
 /* Before answering a read of the domain's images: a host that is not the

@@ -22,6 +22,13 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 }
 
 void sp_error_set_spm_host(unsigned host_id) { last.spm_host = host_id; }
+void sp_error_set_holder_host(unsigned host_id)
+{
+	char text[48];
+
+	snprintf(text, sizeof(text), "{\"holder_host\": %u}", host_id);
+	sp_error_set_details(text);
+}
 
 void sp_error_set_details(const char *json_object_text)
 {

@@ -37,6 +37,8 @@ void sp_error_set_spm_host(unsigned host_id);
 /* Adds members to the API's error body (after sp_error_set): a JSON object's
  * text, e.g. {"device": ..., "hosts": [2, 3]}; cut text is dropped. */
 void sp_error_set_details(const char *json_object_text);
+/* The holder of a volume lease (lease_held): {"holder_host": N} in the details. */
+void sp_error_set_holder_host(unsigned host_id);
 /* The last error recorded on this thread (code 0 if none). */
 const struct sp_error *sp_error_last(void);
 void sp_error_clear(void);

@@ -4,7 +4,8 @@ a. every host sees the same LUN (same WWID) through multipath with two ready pat
 b. a block domain created through host 1's API on /dev/mapper/<wwid>, and a raw
    image on it, are seen by every other host's LVM (vgs / lvs in the guest);
 d. a pool on the LUN, every host connected (each guest runs its sanlock daemon),
-   host 1 SPM: kill host 1's guest; host 2 becomes SPM within sanlock's
+   host 1 SPM; host 2 prepares an image with its volume's write lease (host 3
+   refused); kill host 1's guest; host 2 becomes SPM within sanlock's
    host-dead time (+ slack for emulated guests) and work goes on.
 
 Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
@@ -149,6 +150,23 @@ class ClusterTest(unittest.TestCase):
         st, err = h2.post("/v1/domains/%s/images" % master, {"name": "no", "format": "raw", "capacity": 64 << 20})
         self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
 
+        # a volume's write lease on the LUN, with real activation: host 2 runs
+        # the VM (its LV active, the lease held); host 3 is refused, nothing prepared there
+        st, vm = h1.post("/v1/domains/%s/images" % master, {"name": "vm", "format": "raw", "capacity": 64 << 20})
+        self.assertEqual(st, 202, vm)
+        self.assertEqual(h1.wait_task(vm["task"])["state"], "finished")
+        img = "/v1/domains/%s/images/%s" % (master, vm["image"])
+        vol = img + "/volumes/" + vm["volume"]
+        st, add = h1.post(vol + "/lease")
+        self.assertEqual(st, 202, add)
+        self.assertEqual(h1.wait_task(add["task"])["state"], "finished")
+        st, p2 = h2.post(img + "/prepare", {"lease": "exclusive"})
+        self.assertEqual((st, p2["lease"]["state"], p2["lease"]["holder_host"]), (200, "held", 2), p2)
+        self.assertTrue(h2.get(vol)[1]["active"])
+        st, err = h3.post(img + "/prepare", {"lease": "exclusive"})
+        self.assertEqual((st, err["error"]["code"], err["error"].get("holder_host")), (409, "lease_held", 2), err)
+        self.assertFalse(h3.get(vol)[1]["prepared"])
+
         h1.stop()  # the whole host dies: qemu is gone, with its sanlock daemon
         t0 = time.monotonic()
         while True:
@@ -171,7 +189,11 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(st, 202, acc)
         self.assertEqual(h2.wait_task(acc["task"])["state"], "finished")
         imgs = h3.get("/v1/domains/%s/images" % master)[1]
-        self.assertEqual([i["uuid"] for i in imgs], [acc["image"]])
+        self.assertEqual(sorted(i["uuid"] for i in imgs), sorted([vm["image"], acc["image"]]))
+        # the SPM's host died, the VM's lease on host 2 did not move
+        lease = h3.get(vol)[1]["lease"]
+        self.assertEqual((lease["holder_host"], lease["state"]), (2, "none"), lease)
+        self.assertEqual(h2.get(vol)[1]["lease"]["state"], "held")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,10 @@ class BadInputTest(DaemonTest):
             ("POST", i + "/teardown", None),
             ("POST", i + "/volumes/%s/refresh" % self.top, None),
             ("POST", i + "/volumes/%s/extend" % self.top, {"size": GiB}),
+            ("POST", i + "/volumes/%s/lease" % self.top, None),
+            ("DELETE", i + "/volumes/%s/lease" % self.top, None),
+            ("POST", i + "/volumes/%s/lease/acquire" % self.top, None),
+            ("POST", i + "/volumes/%s/lease/release" % self.top, None),
         ]
 
     def dom2_dir(self):
@@ -130,7 +134,11 @@ class BadInputTest(DaemonTest):
                    "POST /v1/domains/{domain}/images/{image}/prepare",
                    "POST /v1/domains/{domain}/images/{image}/teardown",
                    "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/refresh",
-                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/extend"}
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/extend",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/lease",
+                   "DELETE /v1/domains/{domain}/images/{image}/volumes/{volume}/lease",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/lease/acquire",
+                   "POST /v1/domains/{domain}/images/{image}/volumes/{volume}/lease/release"}
         self.assertEqual({" ".join(r) for r in listed}, pattern, "a route was added: cover it in routes()")
         self.assertEqual(len(self.routes()), len(pattern))
 
@@ -179,6 +187,11 @@ class BadInputTest(DaemonTest):
             ("POST", i + "/copy", {"domain": self.dom2, "allocation": "thin"}, "allocation"),
             ("POST", i + "/resize", {"capacity": "2G"}, "capacity"),
             ("POST", i + "/resize", {}, "capacity"),
+            ("POST", i + "/prepare", {"lease": 1}, "lease"),
+            ("POST", i + "/prepare", {"lease": "shared"}, "lease"),
+            ("POST", i + "/prepare", {"lease": "Exclusive"}, "lease"),
+            ("POST", i + "/prepare", {"lease": "exclusive\u0000"}, "lease"),
+            ("POST", i + "/prepare", {"lease": None}, "lease"),
             ("POST", "/v1/pools", {"name": "p"}, "master_domain_name"),
             ("POST", "/v1/domains", {}, "name"),
         ]
