@@ -1,0 +1,24 @@
+/* Extending thin volumes from any host: the one entry point that the API and
+ * the libvirt watcher (block-threshold events) call.
+ *
+ * On the pool's SPM (or a host managing its pools alone, "sanlock = no") the
+ * LV is extended here; on any other host the request goes to the SPM through
+ * the pool's mailbox on shared storage (lib/mailbox.h) and this host waits
+ * for the answer, then refreshes the LV. Requests for one volume made while
+ * one is in flight wait for it and are served by it when it is enough. */
+#pragma once
+#include <stdint.h>
+
+struct extend_result {
+	uint64_t from;       /* LV size before, bytes */
+	uint64_t to;         /* LV size after, bytes (== from if nothing needed growing) */
+	uint64_t latency_us; /* from the call to the refreshed LV on this host */
+};
+/* Blocks until the thin volume's LV is at least min_size bytes (0: its current size plus the
+ * configured chunk), never past what the full capacity needs (qemu-img measure), and this host
+ * sees the new size (LV refreshed). On the pool's SPM (or a "local" host) it extends directly;
+ * on any other host it asks the SPM through the pool's mailbox on shared storage. Concurrent
+ * requests for one volume coalesce (one extend serves them). The extend is recorded in the
+ * volume's history. -SP_E_* / -errno with the detail recorded. */
+int extend_volume(const char *domain, const char *image, const char *volume,
+		  uint64_t min_size, struct extend_result *ret);
