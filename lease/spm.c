@@ -205,6 +205,13 @@ static void demote(struct pool_state *p, int from, const char *why)
 	log_error("pool %s: no longer SPM (generation %" PRIu64 "): %s", p->uuid, atomic_load(&p->generation), why);
 }
 
+/* Makes this host's inbox slot of the pool's mailbox known to any SPM. */
+static void announce(const char *pool)
+{
+	if (mailbox_announce(pool, S.cfg.host_id) < 0)
+		log_warning("pool %s: cannot announce this host in the mailbox: %s", pool, sp_error_last()->message);
+}
+
 int spm_pool_created(const char *pool)
 {
 	struct lease_ref ref;
@@ -217,14 +224,8 @@ int spm_pool_created(const char *pool)
 	if ((r = spm_ref(p, &ref)) < 0 || (r = lease_format(&ref)) < 0)
 		return r;
 	lvm_vg_set_read_only(p->master, true);
+	announce(pool);
 	return join_domain(p, p->master, true);
-}
-
-/* Makes this host's inbox slot of the pool's mailbox known to any SPM. */
-static void announce(const char *pool)
-{
-	if (mailbox_announce(pool, S.cfg.host_id) < 0)
-		log_warning("pool %s: cannot announce this host in the mailbox: %s", pool, sp_error_last()->message);
 }
 
 int spm_pool_connected(const char *pool)

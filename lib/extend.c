@@ -104,6 +104,9 @@ static int volume_lookup(const char *domain, const char *image, const char *volu
 	int r;
 	if ((r = store_get_domain(domain, ret_d)) < 0)
 		return r;
+	/* a volume the SPM made since this host last read the domain: read it again */
+	if (store_get_volume(volume, ret_m) < 0 && store_domain_rescan(domain) == 0)
+		sp_error_clear();
 	if (store_get_volume(volume, ret_m) < 0 || strcmp(ret_m->image, image) != 0 || strcmp(ret_m->domain, domain) != 0)
 		return sp_not_found("volume %s not found in image %s of domain %s", volume, image, domain);
 	if (!ret_d->ops->volume_max_size)

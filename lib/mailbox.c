@@ -326,7 +326,7 @@ const struct mailbox_settings *mailbox_settings(void) { return &settings; }
 struct client {
 	pthread_mutex_t lock; /* one request in flight */
 	struct mailbox *mb;   /* opened at first use */
-	uint64_t seq;         /* the last sequence number used, once mb is open */
+	uint64_t seq;         /* the last sequence number used */
 };
 
 static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -346,31 +346,34 @@ static struct client *client_get(const char *pool)
 	return c;
 }
 
-/* Opens the mailbox and finds the host's last sequence number in its slots
- * (so a restarted agent never reuses one). Under c->lock. */
-static int client_open(struct client *c, const char *pool, unsigned host)
+/* Opens the mailbox once. Under c->lock. */
+static int client_open(struct client *c, const char *pool)
+{
+	if (c->mb)
+		return 0;
+	return mailbox_open(pool, &c->mb);
+}
+
+/* The next sequence number of host: past the last one used here and past
+ * what its slots hold, so that neither a restarted agent nor anything else
+ * that wrote there makes it reuse one. Under c->lock. */
+static int client_next_seq(struct client *c, unsigned host, uint64_t *ret)
 {
 	struct mailbox_request q;
 	struct mailbox_reply a;
+	_cleanup_free_ uint8_t *buf = mailbox_buf(1);
+	uint64_t seq = c->seq;
 	int r;
 
-	if (c->mb)
-		return 0;
-	_cleanup_(mailbox_closep) struct mailbox *mb = NULL;
-	_cleanup_free_ uint8_t *buf = mailbox_buf(1);
-	if ((r = mailbox_open(pool, &mb)) < 0)
+	if ((r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0)
 		return r;
-	uint64_t seq = 0;
-	if ((r = mailbox_read(mb, MAILBOX_INBOX, host, 1, buf)) < 0)
-		return r;
-	if (mailbox_request_in(buf, host, &q) == 0)
+	if (mailbox_request_in(buf, host, &q) == 0 && q.seq > seq)
 		seq = q.seq;
-	if ((r = mailbox_read(mb, MAILBOX_OUTBOX, host, 1, buf)) < 0)
+	if ((r = mailbox_read(c->mb, MAILBOX_OUTBOX, host, 1, buf)) < 0)
 		return r;
 	if (mailbox_reply_in(buf, host, &a) == 0 && a.seq > seq)
 		seq = a.seq;
-	c->seq = seq;
-	c->mb = TAKE_PTR(mb);
+	*ret = c->seq = seq + 1;
 	return 0;
 }
 
@@ -383,7 +386,7 @@ int mailbox_announce(const char *pool, unsigned host)
 	int r;
 
 	MUTEX_SCOPE(&c->lock);
-	if ((r = client_open(c, pool, host)) < 0 || (r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0)
+	if ((r = client_open(c, pool)) < 0 || (r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0)
 		return r;
 	if (mailbox_request_in(buf, host, &q) == 0)
 		return 0; /* a request or an announcement is there already */
@@ -408,9 +411,8 @@ int mailbox_ask(const char *pool, struct mailbox_request *q, unsigned poll_ms, u
 	int r;
 
 	MUTEX_SCOPE(&c->lock);
-	if ((r = client_open(c, pool, q->host_id)) < 0)
+	if ((r = client_open(c, pool)) < 0 || (r = client_next_seq(c, q->host_id, &q->seq)) < 0)
 		return r;
-	q->seq = ++c->seq;
 	mailbox_request_out(q, rec);
 	if ((r = mailbox_write(c->mb, MAILBOX_INBOX, q->host_id, rec)) < 0)
 		return r;

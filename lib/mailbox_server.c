@@ -10,6 +10,7 @@
 
 #include "lib/mailbox.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
@@ -70,6 +71,12 @@ static void answer(struct server *s, struct poll_state *ps, const struct mailbox
 	uint64_t t0 = monotonic_ms();
 
 	mailbox_settings()->handler(q, &a);
+	if (a.result == -SP_E_NOT_SPM) {
+		/* no longer SPM (the poller is being stopped): the next SPM answers */
+		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", s->pool, q->seq, q->host_id);
+		return;
+	}
+	crashpoint("mailbox.before_reply");
 	mailbox_reply_out(&a, rec);
 	if (mailbox_write(ps->mb, MAILBOX_OUTBOX, q->host_id, rec) < 0) {
 		/* not marked served: the next poll tries again */
