@@ -21,7 +21,7 @@
 #include "lib/util/xalloc.h"
 
 /* An extend that failed for a reason that may pass (I/O, an LVM or qemu-img
- * failure, no SPM answering) is tried this many times in all. */
+ * failure) is tried this many times in all. */
 #define ATTEMPTS 3
 #define RETRY_PAUSE_MS 200
 
@@ -261,9 +261,11 @@ static int extend_once(const char *domain, const char *image, const char *volume
 	return 0;
 }
 
+/* Not -ETIMEDOUT: the request stays in the mailbox for the next SPM, and
+ * asking again would only wait as long once more. */
 static bool worth_retrying(int r)
 {
-	return r == -SP_E_TOOL_FAILED || r == -EIO || r == -ETIMEDOUT || r == -EAGAIN;
+	return r == -SP_E_TOOL_FAILED || r == -EIO || r == -EAGAIN;
 }
 
 /* ---- coalescing ---- */

@@ -23,6 +23,7 @@ struct mailbox_poll {
 	unsigned spm_host;
 	const atomic_bool *stop; /* NULL: never */
 	uint64_t served[MAILBOX_HOSTS + 1];
+	uint64_t deferred[MAILBOX_HOSTS + 1]; /* left for the next SPM: not run again here */
 	unsigned high; /* highest host id whose inbox slot is not empty */
 	uint8_t *buf;  /* MAILBOX_HOSTS slots */
 };

@@ -58,6 +58,7 @@ static void answer(struct mailbox_poll *ps, const struct mailbox_request *q)
 	if (a.result == -SP_E_NOT_SPM) {
 		/* no longer SPM (the poller is being stopped): the next SPM answers */
 		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", ps->name, q->seq, q->host_id);
+		ps->deferred[q->host_id] = q->seq;
 		return;
 	}
 	crashpoint("mailbox.before_reply");
@@ -91,7 +92,7 @@ int mailbox_poll_scan(struct mailbox_poll *ps, unsigned n)
 			continue;
 		if (h > ps->high)
 			ps->high = h;
-		if (r == 0 && q.seq && q.seq != ps->served[h])
+		if (r == 0 && q.seq && q.seq != ps->served[h] && q.seq != ps->deferred[h])
 			answer(ps, &q);
 	}
 	return 0;

@@ -286,6 +286,8 @@ static void test_a_request_left_pending_is_answered_by_the_next_spm(void **state
 	assert_int_equal(mailbox_poll_start(&ps), 0);
 	assert_int_equal(T.calls, 1);
 	assert_int_equal(answered(mb, 1999, NULL), 0);
+	assert_int_equal(mailbox_poll_scan(&ps, ps.high), 0); /* not tried again by this poller */
+	assert_int_equal(T.calls, 1);
 	T.result = 0;
 	struct mailbox_poll ps2 = { .name = "test", .mb = mb, .handler = handler, .spm_host = 2 };
 	assert_int_equal(mailbox_poll_start(&ps2), 0);
