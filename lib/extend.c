@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -292,8 +293,11 @@ static void inflight_put(struct inflight *f)
 	}
 }
 
-int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
-		  struct extend_result *ret)
+static atomic_int waiting; /* extend_volume calls in progress */
+
+/* The extend itself, coalesced with one in flight for the same volume. */
+static int extend_coalesced(const char *domain, const char *image, const char *volume, uint64_t min_size,
+			    struct extend_result *ret)
 {
 	uint64_t t0 = metric_now_ns();
 	struct inflight *f;
@@ -363,4 +367,13 @@ int extend_volume(const char *domain, const char *image, const char *volume, uin
 	if (r >= 0)
 		*ret = res;
 	return r < 0 ? r : 0;
+}
+
+int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
+		  struct extend_result *ret)
+{
+	metrics_extends_waiting(atomic_fetch_add(&waiting, 1) + 1);
+	int r = extend_coalesced(domain, image, volume, min_size, ret);
+	metrics_extends_waiting(atomic_fetch_sub(&waiting, 1) - 1);
+	return r;
 }

@@ -75,10 +75,11 @@ static uint32_t record_checksum(const uint8_t rec[MAILBOX_RECORD_SIZE])
 	return slot_crc32c(crc, rec + 20, MAILBOX_RECORD_SIZE - 20);
 }
 
-/* A NUL-padded text field of size bytes; the copy is truncated to fit. */
-static void put_text(uint8_t *p, size_t size, const char *s)
+/* A NUL-padded text field of size bytes from s (an array of s_size bytes);
+ * the copy is truncated to fit. */
+static void put_text(uint8_t *p, size_t size, const char *s, size_t s_size)
 {
-	memcpy(p, s, strnlen(s, size - 1));
+	memcpy(p, s, strnlen(s, size - 1 < s_size ? size - 1 : s_size));
 }
 
 /* Reads a NUL-padded text field: false unless it ends in a NUL and has no
@@ -108,9 +109,9 @@ void mailbox_request_out(const struct mailbox_request *q, uint8_t out[MAILBOX_RE
 	put_le32(out + 20, q->kind);
 	put_le64(out + 24, q->size);
 	put_le64(out + 32, q->time_ms);
-	put_text(out + 40, UUID_FIELD, q->domain);
-	put_text(out + 80, UUID_FIELD, q->image);
-	put_text(out + 120, UUID_FIELD, q->volume);
+	put_text(out + 40, UUID_FIELD, q->domain, sizeof(q->domain));
+	put_text(out + 80, UUID_FIELD, q->image, sizeof(q->image));
+	put_text(out + 120, UUID_FIELD, q->volume, sizeof(q->volume));
 	put_le32(out + 16, record_checksum(out));
 }
 
@@ -120,9 +121,9 @@ void mailbox_reply_out(const struct mailbox_reply *a, uint8_t out[MAILBOX_RECORD
 	put_le32(out + 20, (uint32_t)a->result);
 	put_le64(out + 24, a->size);
 	put_le32(out + 32, a->spm_host);
-	put_text(out + 36, sizeof(a->kind), a->kind);
-	put_text(out + 68, sizeof(a->field), a->field);
-	put_text(out + 100, sizeof(a->message), a->message);
+	put_text(out + 36, 32, a->kind, sizeof(a->kind));
+	put_text(out + 68, 32, a->field, sizeof(a->field));
+	put_text(out + 100, 256, a->message, sizeof(a->message));
 	put_le32(out + 16, record_checksum(out));
 }
 
