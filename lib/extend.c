@@ -164,7 +164,7 @@ static void reply_error(struct mailbox_reply *a, int r)
 	copy_text(a->message, sizeof(a->message), e->code ? e->message : "extend failed");
 }
 
-void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a)
+void extend_serve(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a)
 {
 	struct domain d = { 0 };
 	struct volume_meta m;
@@ -173,8 +173,9 @@ void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a)
 	int r;
 
 	sp_error_clear();
-	if ((r = volume_lookup(q->domain, q->image, q->volume, &d, &m)) < 0 || (r = store_check_writer(&d)) < 0 ||
-	    (r = grow_here(&d, &m, q->size, &from, &to)) < 0) {
+	if ((r = volume_lookup(q->domain, q->image, q->volume, &d, &m)) == 0 && strcmp(d.pool, pool) != 0)
+		r = sp_not_found("domain %s is not in pool %s", q->domain, pool); /* only the pool's own volumes */
+	if (r < 0 || (r = store_check_writer(&d)) < 0 || (r = grow_here(&d, &m, q->size, &from, &to)) < 0) {
 		reply_error(a, r);
 		if (d.ops && d.ops->volume_state(&d, q->volume, &active, &to) == 0)
 			a->size = to;

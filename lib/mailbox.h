@@ -142,8 +142,9 @@ int mailbox_ask(const char *pool, struct mailbox_request *q, unsigned poll_ms, u
 
 /* ---- the SPM side (lib/mailbox_server.c) ---- */
 
-/* Runs a request on the SPM: fills the reply's result, size and error fields. */
-typedef void (*mailbox_handler)(const struct mailbox_request *q, struct mailbox_reply *a);
+/* Runs a request read from pool's mailbox on its SPM: fills the reply's
+ * result, size and error fields. */
+typedef void (*mailbox_handler)(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a);
 
 struct mailbox_settings {
 	unsigned poll_ms;         /* how often the SPM reads the inbox and a host its outbox slot */

@@ -54,7 +54,7 @@ static void answer(struct mailbox_poll *ps, const struct mailbox_request *q)
 	uint8_t rec[MAILBOX_RECORD_SIZE];
 	uint64_t t0 = monotonic_ms();
 
-	ps->handler(q, &a);
+	ps->handler(ps->pool, q, &a);
 	if (a.result == -SP_E_NOT_SPM) {
 		/* no longer SPM (the poller is being stopped): the next SPM answers */
 		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", ps->name, q->seq, q->host_id);
@@ -124,7 +124,7 @@ static void *poller(void *arg)
 	struct server *s = arg;
 	const struct mailbox_settings *cfg = mailbox_settings();
 	struct mailbox_poll *ps = xcalloc(1, sizeof(*ps));
-	*ps = (struct mailbox_poll){ .name = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
+	*ps = (struct mailbox_poll){ .name = s->pool, .pool = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
 	bool failing = false;
 
 	/* until the mailbox opens and the first full scan works (storage trouble) */
