@@ -168,6 +168,8 @@ int mailbox_serve_start(const char *pool)
 	pthread_cond_init(&s->wake, NULL);
 	int r = -pthread_create(&s->thread, NULL, poller, s);
 	if (r < 0) {
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return sp_error_set(r, "internal", "", "pool %s: cannot start the mailbox poller", pool);
 	}
@@ -204,12 +206,11 @@ void mailbox_serve_stop_all(void)
 {
 	for (;;) {
 		struct server *s = NULL;
-		const char *key = NULL;
 		{
 			MUTEX_SCOPE(&servers_lock);
 			size_t pos = 0;
 			void *v;
-			if (!servers || hashmap_next(servers, &pos, &key, &v) < 0)
+			if (!servers || hashmap_next(servers, &pos, NULL, &v) < 0)
 				break;
 			s = v;
 			hashmap_remove(servers, s->pool);
