@@ -404,6 +404,18 @@ out:
 	return r < 0 ? r : 0;
 }
 
+void mailbox_forget(const char *pool)
+{
+	struct client *c;
+	{
+		MUTEX_SCOPE(&clients_lock);
+		if (!clients || !(c = hashmap_get(clients, pool)))
+			return;
+	}
+	MUTEX_SCOPE(&c->lock);
+	mailbox_close(TAKE_PTR(c->mb));
+}
+
 static uint64_t monotonic_ms(void)
 {
 	struct timespec ts;
