@@ -291,7 +291,7 @@ static int block_volume_max_size(struct domain *d, const struct volume_meta *m, 
 	return lv_max_size(m, ret);
 }
 
-static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size)
 {
 	struct lvm_lv lv;
 	uint64_t max;
@@ -313,7 +313,11 @@ static int block_volume_extend(struct domain *d, const struct volume_meta *m, ui
 					   m->uuid, lv.size);
 		size = lv.size + settings.extend_chunk < max ? lv.size + settings.extend_chunk : max;
 	}
-	return lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE));
+	/* the VG's extents are EXTENT_SIZE: lvextend gives exactly this */
+	if ((r = lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE))) < 0)
+		return r;
+	*ret_size = round_up(size, EXTENT_SIZE);
+	return 0;
 }
 
 /* A raw volume is its LV; a qcow2 one gets its header on the LV, which the
