@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/store.h"
+#include "lib/task.h"
 #include "lib/thin_policy.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -31,13 +31,6 @@ static struct extend_settings settings = { .chunk = 1ULL << 30, .watermark_perce
 void extend_configure(const struct extend_settings *s) { settings = *s; }
 
 const struct extend_settings *extend_settings(void) { return &settings; }
-
-static uint64_t realtime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- history ---- */
 
@@ -262,7 +255,7 @@ static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64
 		return 0;
 	}
 	struct mailbox_request q = { .host_id = ms->host_id, .kind = MAILBOX_KIND_EXTEND, .size = target,
-				     .time_ms = realtime_ms() };
+				     .time_ms = (uint64_t)now_ms() };
 	memcpy(q.domain, d->uuid, UUID_STR_LEN);
 	memcpy(q.image, m->image, UUID_STR_LEN);
 	memcpy(q.volume, m->uuid, UUID_STR_LEN);
@@ -340,7 +333,17 @@ static void inflight_put(struct inflight *f)
 	}
 }
 
-static atomic_int waiting; /* extend_volume calls in progress */
+/* extend_volume calls in progress, and the gauge set to it: under one lock,
+ * so that the last value set is the count */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t waiting;
+
+static void waiting_add(int64_t n)
+{
+	MUTEX_SCOPE(&waiting_lock);
+	waiting += n;
+	metrics_extends_waiting(waiting);
+}
 
 /* The extend itself, coalesced with one in flight for the same volume. */
 static int extend_coalesced(const char *domain, const char *image, const char *volume, uint64_t min_size,
@@ -390,7 +393,7 @@ static int extend_coalesced(const char *domain, const char *image, const char *v
 	uint64_t ns = metric_now_ns() - t0;
 	res.latency_us = ns / 1000;
 
-	struct history_entry e = { .time_ms = realtime_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
+	struct history_entry e = { .time_ms = (uint64_t)now_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
 				   .latency_us = res.latency_us, .via = via, .host = mailbox_settings()->host_id };
 	if (r < 0) {
 		e.error = xstrdup(sp_error_last()->message);
@@ -420,8 +423,8 @@ static int extend_coalesced(const char *domain, const char *image, const char *v
 int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
 		  struct extend_result *ret)
 {
-	metrics_extends_waiting(atomic_fetch_add(&waiting, 1) + 1);
+	waiting_add(1);
 	int r = extend_coalesced(domain, image, volume, min_size, ret);
-	metrics_extends_waiting(atomic_fetch_sub(&waiting, 1) - 1);
+	waiting_add(-1);
 	return r;
 }
