@@ -53,6 +53,10 @@ struct domain_ops {
 	 * there, with at least min_size bytes from it (a file grows to that). */
 	int (*lease_area)(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
 			  uint64_t *ret_offset);
+	/* Where the hosts of a pool whose master this is publish which devices
+	 * they see (lib/host_report.h): a path (newly allocated) and the byte
+	 * offset of the hosts area there. */
+	int (*hosts_area)(struct domain *d, char **ret_path, uint64_t *ret_offset);
 	/* The pool's record (lib/pool.h), kept on its master domain. read:
 	 * -SP_E_NOT_FOUND if the domain holds no record of that pool. */
 	int (*pool_md_write)(struct domain *d, const char *pool, json_object *record);

@@ -360,6 +360,14 @@ static int file_lease_area(struct domain *d, const char *which, uint64_t min_siz
 	return 0;
 }
 
+/* A sparse file, made by the first host that publishes its report. */
+static int file_hosts_area(struct domain *d, char **ret_path, uint64_t *ret_offset)
+{
+	*ret_path = xasprintf("%s/dom_md/hosts", d->path);
+	*ret_offset = 0;
+	return 0;
+}
+
 static char *pool_md_path(const struct domain *d) { return xasprintf("%s/dom_md/pool.json", d->path); }
 
 static int file_pool_md_write(struct domain *d, const char *pool, json_object *record)
@@ -434,6 +442,7 @@ const struct domain_ops domain_file_ops = {
 	.volume_extend = file_volume_extend,
 	.remove = file_remove,
 	.lease_area = file_lease_area,
+	.hosts_area = file_hosts_area,
 	.pool_md_write = file_pool_md_write,
 	.pool_md_read = file_pool_md_read,
 	.location = file_location,
