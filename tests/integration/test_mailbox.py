@@ -227,8 +227,9 @@ class FileMasterTest(MailboxTest):
         write_slot(inbox, 3, request_record(3, 0, 0, kind=0))
         wait_for("host 1 to join", lambda: h1.joined(self.pool), timeout=90)
         self.start_spm(h1)
+        # force: host 2 connects after, so which hosts see the loop device is not known yet
         st, d = h1.call("POST", "/v1/domains", {"name": "lun", "kind": "block", "pool": self.pool,
-                                                "devices": [self.loop]})
+                                                "devices": [self.loop], "force": True})
         self.assertEqual(st, 201, d)
         self.vg = d["uuid"]
         st, q = h2.call("POST", "/v1/pools/%s/connect" % self.pool, {"kind": "file", "path": shared})
