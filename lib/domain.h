@@ -87,8 +87,13 @@ struct domain_ops {
 	 * to size bytes, or by the configured chunk when size is 0; never past
 	 * what a fully allocated volume of its capacity needs. Writes domain
 	 * metadata (SPM only). -SP_E_BAD_REQUEST (field "size") for a bad size,
-	 * -SP_E_CONFLICT if the volume cannot or need not grow. */
-	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size);
+	 * -SP_E_CONFLICT if the volume cannot or need not grow. *ret_size: the
+	 * size it has now (so no caller reads it back). */
+	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size);
+	/* The most volume_extend may give a volume: what a fully allocated one of
+	 * its capacity needs. NULL where volumes have no space of their own to
+	 * grow (file); -SP_E_CONFLICT (recorded) for a volume that cannot grow. */
+	int (*volume_max_size)(struct domain *d, const struct volume_meta *m, uint64_t *ret);
 
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);

@@ -338,9 +338,10 @@ static int file_volume_state(struct domain *d, const char *volume, bool *ret_act
 	return -ENOTSUP;
 }
 
-static int file_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+static int file_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size)
 {
 	(void)size;
+	(void)ret_size;
 	return sp_conflict("volume %s is a file on domain %s: it grows by itself, there is no LV to extend", m->uuid,
 			   d->uuid);
 }
