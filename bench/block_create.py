@@ -52,6 +52,7 @@ lvm.conf makes every lvcreate write; they are also pruned during the run).
 """
 import glob
 import json
+import shutil
 import os
 import re
 import signal
@@ -62,12 +63,15 @@ import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import GiB, MiB, Daemon, cleanup, figure, loadavg, note, percentile, workdir  # noqa: E402
+from common import GiB, MiB, Daemon, cleanup, figure, loadavg, median, note, percentile, workdir  # noqa: E402
 import vg_fill  # noqa: E402
 
 SIZES = [int(x) for x in os.environ.get("SANPOOL_BENCH_BLOCK_SIZES", "10 100 1000 5000").split()]
 SAMPLES = int(os.environ.get("SANPOOL_BENCH_BLOCK_SAMPLES", "100"))
 ANALYSIS_SAMPLES = 30
+# creates counted instruction by instruction under callgrind at the largest N
+# (0: none): a measure the other users of a shared machine do not disturb
+CALLGRIND_SAMPLES = int(os.environ.get("SANPOOL_BENCH_BLOCK_CALLGRIND", "5"))
 CAPACITY = 10 * GiB
 LV_SIZE = GiB            # thin_initial_size_mib default: what the agent's LV gets
 EXTENT = 128 * MiB       # lib/domain_block.c EXTENT_SIZE
@@ -110,8 +114,8 @@ class Bare:
         for name in SPECIAL:
             self.lvcreate(name, EXTENT, [], contiguous=True)
 
-    def lvcreate(self, name, size, tags, contiguous=False):
-        argv = ["lvcreate", "--driverloaded", "n", "--activate", "n", "--zero", "n", "--wipesignatures", "n"]
+    def lvcreate(self, name, size, tags, contiguous=False, wrapper=()):
+        argv = list(wrapper) + ["lvcreate", "--driverloaded", "n", "--activate", "n", "--zero", "n", "--wipesignatures", "n"]
         if contiguous:
             argv.append("--alloc=contiguous")
         argv.append("--size=%db" % size)
@@ -299,6 +303,54 @@ def analyse(log_text, volumes):
     return steps, lines
 
 
+def callgrind_total(path):
+    """The instruction count (Ir) of a callgrind output file."""
+    with open(path) as f:
+        for line in f:
+            # "summary:" is 0 in a dump taken with instrumentation off
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("%s: no totals line" % path)
+
+
+def count_instructions(ctx, seq, samples):
+    """Instructions per create on each side, load-independent: the daemon
+    runs under callgrind with instrumentation off, switched on for each create
+    alone (callgrind_control -i on/off, then a dump per create; the deletes in
+    between are not counted); each bare lvcreate process runs under callgrind
+    whole (exec, dynamic loading and all, as it runs in the latency samples).
+    Returns (agent counts, bare counts, seq)."""
+    wd, bare = ctx["wd"], ctx["bare"]
+    out = os.path.join(wd, "cg.daemon")
+    ctx["d"].stop()
+    d = ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=ctx["conf"],
+                          wrapper=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                   "--callgrind-out-file=" + out]).start(timeout=900)
+    agent = Agent(d, ctx["dom"])
+    pid = str(d.proc.pid)
+    a, b = [], []
+    for k in range(samples):
+        name = "b%06d" % seq
+        seq += 1
+        run(["callgrind_control", "-i", "on", pid])
+        _, _, image, _ = agent.create(name)
+        run(["callgrind_control", "-i", "off", pid])
+        run(["callgrind_control", "-d", pid])
+        agent.delete(image)
+        lv = str(uuid.uuid4())
+        cg = os.path.join(wd, "cg.bare.%d" % k)
+        bare.lvcreate(lv, LV_SIZE, bare_tags(name),
+                      wrapper=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg])
+        b.append(callgrind_total(cg))
+        bare.lvremove(lv)
+    dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    a = [callgrind_total(p) for p in dumps[-samples:]]
+    d.stop()
+    ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=ctx["conf"]).start(timeout=300)
+    ctx["agent"] = Agent(ctx["d"], ctx["dom"])
+    return a, b, seq
+
+
 def interrupt(*_):
     raise KeyboardInterrupt()
 
@@ -391,6 +443,16 @@ def main():
             run(["qemu-img", "measure", "-O", "qcow2", "--size", str(CAPACITY)])
             alone.append((time.monotonic() - t0) * 1000)
         figure("block_create_qemu_img_measure_alone_p50_ms", percentile(alone, 50), "ms")
+
+        if CALLGRIND_SAMPLES and shutil.which("callgrind_control"):
+            ctx["d"] = d
+            ir_a, ir_b, seq = count_instructions(ctx, seq, CALLGRIND_SAMPLES)
+            d = ctx["d"]
+            note("N=%d instructions per create, agent: %s; bare lvcreate: %s"
+                 % (top, " ".join(str(x) for x in ir_a), " ".join(str(x) for x in ir_b)))
+            figure("block_create_instructions_%d" % top, median(ir_a) / 1e6, "Minstr")
+            figure("lvcreate_instructions_%d" % top, median(ir_b) / 1e6, "Minstr")
+            figure("block_create_vs_lvcreate_instructions_ratio", median(ir_a) / median(ir_b), "x")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
