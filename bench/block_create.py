@@ -2,7 +2,9 @@
 """Volume create latency on a block domain through the API, side by side with
 bare `lvcreate` commands, at 10, 100, 1,000 and 5,000 LVs in the VG.
 SANPOOL_BENCH_BLOCK_SIZES="10 100" replaces the list of sizes,
-SANPOOL_BENCH_BLOCK_SAMPLES (default 100) the samples per size.
+SANPOOL_BENCH_BLOCK_SAMPLES (default 100) the samples per size,
+SANPOOL_BENCH_BLOCK_CALLGRIND (default 5; 0: none) the creates counted
+instruction by instruction under callgrind at the largest N.
 
 Root only. Two loop devices on sparse files in the scratch directory:
 - the agent's: a block domain made through the API (POST /v1/domains, kind
@@ -52,9 +54,9 @@ lvm.conf makes every lvcreate write; they are also pruned during the run).
 """
 import glob
 import json
-import shutil
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -362,7 +364,7 @@ def main():
     # SIGTERM is an interrupt like Ctrl-C: the finally below cleans up
     signal.signal(signal.SIGTERM, interrupt)
     wd = workdir("block")
-    loops, d, bare, dom = [], None, None, None
+    loops, d, bare, dom, ctx = [], None, None, None, {}
     conf = "lvm_activation = no\nrun_dir = %s/run\n" % wd
     try:
         per_vg = (max(SIZES) + 16) * LV_SIZE + PV_METADATA + 8 * GiB
@@ -421,7 +423,7 @@ def main():
 
         # --- where the agent's time goes, at the largest N: the daemon with debug logs
         d.stop()
-        d = Daemon(wd, bootstrap=False, conf_extra=conf + "log_level = debug\n").start()
+        d = ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=conf + "log_level = debug\n").start()
         log_start = len(d.read_log())
         agent = Agent(d, dom)
         vols = []
@@ -445,7 +447,6 @@ def main():
         figure("block_create_qemu_img_measure_alone_p50_ms", percentile(alone, 50), "ms")
 
         if CALLGRIND_SAMPLES and shutil.which("callgrind_control"):
-            ctx["d"] = d
             ir_a, ir_b, seq = count_instructions(ctx, seq, CALLGRIND_SAMPLES)
             d = ctx["d"]
             note("N=%d instructions per create, agent: %s; bare lvcreate: %s"
@@ -456,6 +457,7 @@ def main():
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        d = ctx.get("d", d)  # fill and count_instructions restart the daemon
         if d:
             try:
                 d.stop()
