@@ -13,6 +13,7 @@
 #include "lib/qemu_img.h"
 #include "lib/slot_journal.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
@@ -181,6 +182,7 @@ static int block_meta_write(struct domain *d, const struct volume_meta *old, con
 		struct volume_meta legal = as_legal(m);
 		if (!m->legal && (r = marker_write(d, m)) < 0)
 			return r;
+		crashpoint("block.after_marker");
 		block_tags_from_meta(m->legal ? m : &legal, &tags);
 		if ((r = lvm_lvcreate(d->uuid, m->uuid, size, tag_ptrs(&tags, ptrs))) < 0 && !m->legal) {
 			struct sp_error cause;

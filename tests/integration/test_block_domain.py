@@ -277,6 +277,28 @@ class BlockTest(DaemonTest):
         self.assertNotIn(acc["volume"], self.markers())
         self.assert_model_equals_lvm()
 
+    def test_crash_between_marker_and_lvcreate_is_rolled_back(self):
+        """The new window of a create: its ILLEGAL marker is on the PV, its LV
+        not yet. The restart rolls the create back from its journal record:
+        no LV, no marker, no volume."""
+        self.start_with_block()
+        self.d.stop()
+        self.d.start(env_extra={"SANPOOL_CRASH_AT": "block.after_marker"})
+        st, acc = self.d.post(self.img_path(), {"name": "x", "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202)
+        self.d.proc.wait(timeout=60)
+        self.assertNotIn(acc["volume"], self.lvs())
+        self.assertIn(acc["volume"], self.markers())
+        self.d.kill()
+        self.d.start()
+        st, t = self.d.get("/v1/tasks/" + acc["task"])
+        self.assertEqual(st, 200, t)
+        self.assertTrue(t["recovered"])
+        self.assertEqual(t["state"], "failed")
+        self.assertNotIn(acc["volume"], self.markers())
+        self.assertEqual(self.api_volumes(), {})
+        self.assert_model_equals_lvm()
+
     def test_create_is_one_lvm_command(self):
         """Every LVM command re-reads and rewrites the whole VG metadata (its
         cost grows with the LVs in the VG): a new volume costs one lvcreate,
