@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Volume create latency on a block domain through the API, side by side with
-bare `lvcreate` commands, at 10, 100 and 1,000 LVs in the VG (about 11 minutes)
-and 5,000 with SANPOOL_BENCH_BLOCK_5000=1 (estimated 1 to 1.5 hours more: filling
-both VGs from 1,000 to 5,000 LVs, each create slower as the VG grows).
+bare `lvcreate` commands, at 10, 100, 1,000 and 5,000 LVs in the VG.
 SANPOOL_BENCH_BLOCK_SIZES="10 100" replaces the list of sizes,
-SANPOOL_BENCH_BLOCK_SAMPLES (default 100) the samples per size.
+SANPOOL_BENCH_BLOCK_SAMPLES (default 100) the samples per size,
+SANPOOL_BENCH_BLOCK_CALLGRIND (default 5; 0: none) the creates counted
+instruction by instruction under callgrind at the largest N.
 
 Root only. Two loop devices on sparse files in the scratch directory:
 - the agent's: a block domain made through the API (POST /v1/domains, kind
@@ -23,10 +23,14 @@ baseline: one `lvcreate` process with the default lvm.conf plus
 lengths as the agent's volume LVs (lib/block_tags.c: sp.i sp.n sp.f sp.a sp.c
 sp.l sp.s sp.g sp.t). The two alternate, one after the other.
 
-N is the number of LVs in each VG, the five special LVs included. Both VGs are
-filled to N the way they are measured (the agent's through the API, one create
-after the other; the baseline's with one lvcreate process per LV, alternating
-with the agent's). At each N, SAMPLES samples are taken and each sampled
+N is the number of LVs in each VG, the five special LVs included. Filling:
+one volume is made the way it is measured on each side (through the API; one
+`lvcreate`), then each VG is filled to N by copying that LV in the VG's
+metadata text (bench/vg_fill.py: vgcfgbackup, N - count copies with new
+names, LV ids, tags and extents, vgcfgrestore; the agent's with the daemon
+stopped, which is started again afterwards and reads the volumes back). What
+the VGs then hold is checked with `lvs`: N LVs, a filled LV's tags as the
+template's. At each N, SAMPLES samples are taken and each sampled
 volume/LV is removed again (untimed: DELETE of the image through the API,
 `lvremove`), so every sample sees exactly N LVs.
 
@@ -52,6 +56,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,13 +65,15 @@ import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import GiB, MiB, Daemon, cleanup, figure, loadavg, note, percentile, workdir  # noqa: E402
+from common import GiB, MiB, Daemon, cleanup, figure, loadavg, median, note, percentile, workdir  # noqa: E402
+import vg_fill  # noqa: E402
 
-SIZES = [int(x) for x in os.environ.get("SANPOOL_BENCH_BLOCK_SIZES", "10 100 1000").split()]
-if os.environ.get("SANPOOL_BENCH_BLOCK_5000") == "1":
-    SIZES.append(5000)
+SIZES = [int(x) for x in os.environ.get("SANPOOL_BENCH_BLOCK_SIZES", "10 100 1000 5000").split()]
 SAMPLES = int(os.environ.get("SANPOOL_BENCH_BLOCK_SAMPLES", "100"))
 ANALYSIS_SAMPLES = 30
+# creates counted instruction by instruction under callgrind at the largest N
+# (0: none): a measure the other users of a shared machine do not disturb
+CALLGRIND_SAMPLES = int(os.environ.get("SANPOOL_BENCH_BLOCK_CALLGRIND", "5"))
 CAPACITY = 10 * GiB
 LV_SIZE = GiB            # thin_initial_size_mib default: what the agent's LV gets
 EXTENT = 128 * MiB       # lib/domain_block.c EXTENT_SIZE
@@ -109,8 +116,8 @@ class Bare:
         for name in SPECIAL:
             self.lvcreate(name, EXTENT, [], contiguous=True)
 
-    def lvcreate(self, name, size, tags, contiguous=False):
-        argv = ["lvcreate", "--driverloaded", "n", "--activate", "n", "--zero", "n", "--wipesignatures", "n"]
+    def lvcreate(self, name, size, tags, contiguous=False, wrapper=()):
+        argv = list(wrapper) + ["lvcreate", "--driverloaded", "n", "--activate", "n", "--zero", "n", "--wipesignatures", "n"]
         if contiguous:
             argv.append("--alloc=contiguous")
         argv.append("--size=%db" % size)
@@ -204,14 +211,53 @@ def measure(agent, bare, n, samples, seq):
     return lat_a, sub_a, lat_b, seq
 
 
-def fill(agent, bare, count, n, seq):
-    while count < n:
+def fill(ctx, count, n, seq):
+    """Both VGs to n LVs: the first volume of each made the measured way, the
+    rest copied from it in the metadata (bench/vg_fill.py), the agent's with
+    its daemon stopped and started again. Returns (count, seq)."""
+    if count >= n:
+        return count, seq
+    wd, dev, bare = ctx["wd"], ctx["dev"], ctx["bare"]
+    a_lvs, b_lvs = agent_lvs(wd, dev, ctx["dom"]), bare.lv_tags()
+    a_tmpl = next((name for name in a_lvs if name not in SPECIAL), None)
+    b_tmpl = next((name for name in b_lvs if name not in SPECIAL), None)
+    if a_tmpl is None:
         name = "b%06d" % seq
         seq += 1
-        agent.create(name)
+        ctx["agent"].create(name)
         bare.lvcreate(str(uuid.uuid4()), LV_SIZE, bare_tags(name))
         count += 1
-    return count, seq
+        a_lvs, b_lvs = agent_lvs(wd, dev, ctx["dom"]), bare.lv_tags()
+        a_tmpl = next(name for name in a_lvs if name not in SPECIAL)
+        b_tmpl = next(name for name in b_lvs if name not in SPECIAL)
+    if count >= n:
+        return count, seq
+    names = ["b%06d" % (seq + k) for k in range(n - count)]
+    seq += n - count
+    a_tags = a_lvs[a_tmpl]
+
+    def agent_lv(k):
+        # the template's tags with the copy's own image uuid and image name
+        tags = [("sp.i=%s" % uuid.uuid4()) if t.startswith("sp.i=") else
+                ("sp.n=%s" % names[k]) if t.startswith("sp.n=") else t for t in a_tags]
+        return str(uuid.uuid4()), tags
+
+    ctx["d"].stop()
+    vg_fill.fill(lambda argv: agent_lvm(wd, dev, argv), ctx["dom"], a_tmpl, count, n, agent_lv, wd)
+    ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=ctx["conf"]).start()
+    ctx["agent"] = Agent(ctx["d"], ctx["dom"])
+    vg_fill.fill(lambda argv: bare.cmd([argv[0], "--config", filter_config(bare.dev)] + argv[1:]), bare.vg, b_tmpl,
+                 count, n, lambda k: (str(uuid.uuid4()), bare_tags(names[k])), wd)
+    bare.prune_archive()
+    # the filled VGs are what n creates leave: n LVs, each filled LV's tags
+    # those of a volume made through the API, and the agent sees them all
+    a_lvs, b_lvs = agent_lvs(wd, dev, ctx["dom"]), bare.lv_tags()
+    assert len(a_lvs) == n and len(b_lvs) == n, (len(a_lvs), len(b_lvs), n)
+    filled = next(t for name, t in a_lvs.items() if name not in SPECIAL and name != a_tmpl)
+    assert sorted(t.split("=")[0] for t in filled) == sorted(t.split("=")[0] for t in a_tags), (filled, a_tags)
+    st, images = ctx["d"].request("GET", "/v1/domains/%s/images" % ctx["dom"])
+    assert st == 200 and len(images) == n - len(SPECIAL), (st, len(images or []), n)
+    return n, seq
 
 
 STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) ")
@@ -228,12 +274,13 @@ def stamp_ms(line):
 def analyse(log_text, volumes):
     """Splits each create of `volumes` into its steps from the debug log:
     from the task's submit to LVM's lvcreate command line (journal record,
-    queueing, `qemu-img measure`), the lvcreate, from it to the lvchange, the
-    lvchange (the LEGAL tags), from it to the task's end; and counts the LVM
-    commands run per create."""
+    the ILLEGAL marker, queueing), the lvcreate (to LVM's "created" line),
+    and from there to the task's end (the lvcreate's tail, the marker's
+    removal - the LEGAL step -, the journal record removed); and counts the
+    LVM commands run per create (one lvcreate; a build that makes the volume
+    LEGAL with an lvchange runs two, counted the same way)."""
     lines = log_text.splitlines()
-    steps = {"lvcreate": [], "lvchange": [], "before_lvcreate": [], "between": [], "after_lvchange": [],
-             "lvm_commands": []}
+    steps = {"before_lvcreate": [], "lvcreate": [], "after_lvcreate": [], "lvm_commands": []}
 
     def after(start, pred):
         return next((i for i in range(start, len(lines)) if pred(lines[i])), None)
@@ -242,26 +289,68 @@ def analyse(log_text, volumes):
         cre = after(0, lambda l: "lvm: run lvcreate" in l and vol in l)
         if cre is None:
             continue
-        chg = after(cre + 1, lambda l: "lvm: run lvchange" in l and vol in l)
         end = after(cre + 1, lambda l: "(create_volume) finished in" in l)
+        cre_end = after(cre + 1, lambda l: "lvm: Logical volume" in l)
+        if end is None or cre_end is None or cre_end > end:
+            continue
         # the end of the previous task (the delete before this create), if any
         prev = next((i for i in range(cre - 1, -1, -1) if "finished in" in lines[i]), -1)
-        if chg is None or end is None or chg > end:
-            continue
         steps["lvm_commands"].append(sum(1 for i in range(prev + 1, end + 1) if "lvm: run " in lines[i]))
-        cre_end = after(cre + 1, lambda l: "lvm: Logical volume" in l)
-        chg_end = after(chg + 1, lambda l: "lvm: Logical volume" in l)
-        if cre_end is None or cre_end > chg or chg_end is None or chg_end > end:
-            continue
         t_end = stamp_ms(lines[end])
         t_start = t_end - int(re.search(r"finished in (\d+) ms", lines[end]).group(1))
-        ts = [stamp_ms(lines[i]) for i in (cre, cre_end, chg, chg_end)]
-        steps["before_lvcreate"].append(ts[0] - t_start)
-        steps["lvcreate"].append(ts[1] - ts[0])
-        steps["between"].append(ts[2] - ts[1])
-        steps["lvchange"].append(ts[3] - ts[2])
-        steps["after_lvchange"].append(t_end - ts[3])
+        t_cre, t_cre_end = stamp_ms(lines[cre]), stamp_ms(lines[cre_end])
+        steps["before_lvcreate"].append(t_cre - t_start)
+        steps["lvcreate"].append(t_cre_end - t_cre)
+        steps["after_lvcreate"].append(t_end - t_cre_end)
     return steps, lines
+
+
+def callgrind_total(path):
+    """The instruction count (Ir) of a callgrind output file."""
+    with open(path) as f:
+        for line in f:
+            # "summary:" is 0 in a dump taken with instrumentation off
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("%s: no totals line" % path)
+
+
+def count_instructions(ctx, seq, samples):
+    """Instructions per create on each side, load-independent: the daemon
+    runs under callgrind with instrumentation off, switched on for each create
+    alone (callgrind_control -i on/off, then a dump per create; the deletes in
+    between are not counted); each bare lvcreate process runs under callgrind
+    whole (exec, dynamic loading and all, as it runs in the latency samples).
+    Returns (agent counts, bare counts, seq)."""
+    wd, bare = ctx["wd"], ctx["bare"]
+    out = os.path.join(wd, "cg.daemon")
+    ctx["d"].stop()
+    d = ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=ctx["conf"],
+                          wrapper=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                   "--callgrind-out-file=" + out]).start(timeout=900)
+    agent = Agent(d, ctx["dom"])
+    pid = str(d.proc.pid)
+    a, b = [], []
+    for k in range(samples):
+        name = "b%06d" % seq
+        seq += 1
+        run(["callgrind_control", "-i", "on", pid])
+        _, _, image, _ = agent.create(name)
+        run(["callgrind_control", "-i", "off", pid])
+        run(["callgrind_control", "-d", pid])
+        agent.delete(image)
+        lv = str(uuid.uuid4())
+        cg = os.path.join(wd, "cg.bare.%d" % k)
+        bare.lvcreate(lv, LV_SIZE, bare_tags(name),
+                      wrapper=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg])
+        b.append(callgrind_total(cg))
+        bare.lvremove(lv)
+    dumps = sorted(glob.glob(out + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    a = [callgrind_total(p) for p in dumps[-samples:]]
+    d.stop()
+    ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=ctx["conf"]).start(timeout=300)
+    ctx["agent"] = Agent(ctx["d"], ctx["dom"])
+    return a, b, seq
 
 
 def interrupt(*_):
@@ -275,7 +364,7 @@ def main():
     # SIGTERM is an interrupt like Ctrl-C: the finally below cleans up
     signal.signal(signal.SIGTERM, interrupt)
     wd = workdir("block")
-    loops, d, bare, dom = [], None, None, None
+    loops, d, bare, dom, ctx = [], None, None, None, {}
     conf = "lvm_activation = no\nrun_dir = %s/run\n" % wd
     try:
         per_vg = (max(SIZES) + 16) * LV_SIZE + PV_METADATA + 8 * GiB
@@ -296,7 +385,7 @@ def main():
 
         bare = Bare(loops[1], "spbench_bare_%d" % os.getpid())
         bare.make(vg_tags)
-        agent = Agent(d, dom)
+        ctx = {"wd": wd, "dev": loops[0], "dom": dom, "bare": bare, "conf": conf, "d": d, "agent": Agent(d, dom)}
         count, seq = len(SPECIAL), 0
         note("agent VG %s, baseline VG %s; %d samples per size; sizes %s"
              % (dom, bare.vg, SAMPLES, ", ".join(map(str, SIZES))))
@@ -305,7 +394,8 @@ def main():
         t_all = time.monotonic()
         for n in SIZES:
             t0 = time.monotonic()
-            count, seq = fill(agent, bare, count, n, seq)
+            count, seq = fill(ctx, count, n, seq)
+            d, agent = ctx["d"], ctx["agent"]
             t1 = time.monotonic()
             la0 = loadavg()
             lat_a, sub_a, lat_b, seq = measure(agent, bare, n, SAMPLES, seq)
@@ -333,7 +423,7 @@ def main():
 
         # --- where the agent's time goes, at the largest N: the daemon with debug logs
         d.stop()
-        d = Daemon(wd, bootstrap=False, conf_extra=conf + "log_level = debug\n").start()
+        d = ctx["d"] = Daemon(wd, bootstrap=False, conf_extra=conf + "log_level = debug\n").start()
         log_start = len(d.read_log())
         agent = Agent(d, dom)
         vols = []
@@ -344,7 +434,7 @@ def main():
             agent.delete(image)
         steps, _ = analyse(d.read_log()[log_start:], vols)
         if steps["lvcreate"]:
-            for key in ("before_lvcreate", "lvcreate", "between", "lvchange", "after_lvchange"):
+            for key in ("before_lvcreate", "lvcreate", "after_lvcreate"):
                 figure("block_create_step_%s_p50_ms_%d" % (key, top), percentile(steps[key], 50), "ms")
             figure("block_create_lvm_commands_per_create", percentile(steps["lvm_commands"], 50), "commands")
         else:
@@ -355,9 +445,19 @@ def main():
             run(["qemu-img", "measure", "-O", "qcow2", "--size", str(CAPACITY)])
             alone.append((time.monotonic() - t0) * 1000)
         figure("block_create_qemu_img_measure_alone_p50_ms", percentile(alone, 50), "ms")
+
+        if CALLGRIND_SAMPLES and shutil.which("callgrind_control"):
+            ir_a, ir_b, seq = count_instructions(ctx, seq, CALLGRIND_SAMPLES)
+            d = ctx["d"]
+            note("N=%d instructions per create, agent: %s; bare lvcreate: %s"
+                 % (top, " ".join(str(x) for x in ir_a), " ".join(str(x) for x in ir_b)))
+            figure("block_create_instructions_%d" % top, median(ir_a) / 1e6, "Minstr")
+            figure("lvcreate_instructions_%d" % top, median(ir_b) / 1e6, "Minstr")
+            figure("block_create_vs_lvcreate_instructions_ratio", median(ir_a) / median(ir_b), "x")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        d = ctx.get("d", d)  # fill and count_instructions restart the daemon
         if d:
             try:
                 d.stop()

@@ -65,8 +65,9 @@ class Daemon:
     """One sanpoold with its own data directory, as it runs in production
     (log_level = info) except for the loopback port 0."""
 
-    def __init__(self, workdir, bootstrap=True, conf_extra=""):
+    def __init__(self, workdir, bootstrap=True, conf_extra="", wrapper=()):
         self.workdir = workdir
+        self.wrapper = list(wrapper)  # a command the daemon runs under (valgrind)
         self.data_dir = os.path.join(workdir, "var")
         self.conf = os.path.join(workdir, "sanpoold.conf")
         self.log_path = os.path.join(workdir, "sanpoold.log")
@@ -97,7 +98,7 @@ class Daemon:
         log = open(self.log_path, "ab")
         try:
             t0 = time.monotonic()
-            self.proc = subprocess.Popen([self.exe, "--config", self.conf], stdout=log, stderr=log, env=env)
+            self.proc = subprocess.Popen(self.wrapper + [self.exe, "--config", self.conf], stdout=log, stderr=log, env=env)
             deadline = t0 + timeout
             while True:
                 sock.settimeout(max(0.05, deadline - time.monotonic()))

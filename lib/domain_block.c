@@ -15,8 +15,10 @@
 #include "lib/qemu_img.h"
 #include "lib/slot_journal.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
+#include "lib/util/hashmap.h"
 #include "lib/util/log.h"
 #include "lib/util/xalloc.h"
 
@@ -31,6 +33,11 @@
 /* After the task journal in the same LV: the pool record, when this domain is a
  * pool's master (a few slots: a record is replaced in place). */
 #define POOL_MD_BYTES (16ULL * SLOT_SIZE)
+/* After the pool record: the markers of volumes being made, one slot each,
+ * keyed by the volume uuid (see block_meta_write): as many volumes can be
+ * in the making at once. */
+#define MARKER_BYTES (1024ULL * SLOT_SIZE)
+#define JOURNAL_LV_BYTES (JOURNAL_BYTES + POOL_MD_BYTES + MARKER_BYTES)
 
 /* Further on in the journal LV, 1 MiB-aligned: the hosts area, one report per
  * host id (lib/host_report.h: 2,000 x 16 KiB). Not zeroed at format: a report
@@ -45,6 +52,7 @@ struct block_priv {
 	char *devs[LVM_MAX_DEVS + 1];
 	struct slot_journal *journal;
 	struct slot_journal *pool_md;
+	struct slot_journal *markers;
 };
 
 /* VDSM's default extension chunk. */
@@ -127,25 +135,86 @@ static const char **tag_ptrs(const struct block_tags *t, const char *out[BLOCK_T
 	return out;
 }
 
-static int block_meta_write(struct domain *d, const struct volume_meta *old, const struct volume_meta *m)
+/* A new volume is made ILLEGAL and made LEGAL last, at the cost of one LVM
+ * command: every LVM command re-reads and rewrites the whole VG metadata, so
+ * its cost grows with the LVs in the VG (docs/benchmarks.md), while a slot
+ * write does not. So the ILLEGAL state of a volume being made is a marker
+ * slot (MARKER_BYTES, on the PV like the task journal), written before its
+ * LV appears; the lvcreate then writes the tags the volume will have once
+ * LEGAL (legal, and the generation of the LEGAL write), and removing the
+ * marker is the commit. A volume is LEGAL when its tags say so and it has no
+ * marker; while it has one, its generation and writer are the marker's.
+ * Metadata changes of other volumes are one lvchange, as before. */
+static struct volume_meta as_legal(const struct volume_meta *m)
+{
+	struct volume_meta f = *m;
+	f.legal = true;
+	f.generation = m->generation + 1;
+	return f;
+}
+
+static int marker_write(struct domain *d, const struct volume_meta *m)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object_object_add(o, "image", json_object_new_string(m->image));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)m->generation));
+	json_object_object_add(o, "spm_generation", json_object_new_int64((int64_t)m->spm_generation));
+	return slot_journal_write(priv(d)->markers, m->uuid, o);
+}
+
+/* The tags of a volume from what on_disk gives to what m gives: one lvchange, none if equal. */
+static int change_tags(struct domain *d, const struct volume_meta *on_disk, const struct volume_meta *m)
 {
 	struct block_tags new_tags, old_tags;
 	const char *add[BLOCK_TAGS_MAX + 1], *del[BLOCK_TAGS_MAX + 1];
-	uint64_t size;
-	int r;
 
 	block_tags_from_meta(m, &new_tags);
-	if (!old) {
-		/* the LV and its (ILLEGAL) metadata appear in one commit */
-		if ((r = lv_size(m, &size)) < 0)
-			return r;
-		return lvm_lvcreate(d->uuid, m->uuid, size, tag_ptrs(&new_tags, add));
-	}
-	block_tags_from_meta(old, &old_tags);
+	block_tags_from_meta(on_disk, &old_tags);
 	block_tags_diff(&old_tags, &new_tags, add, del);
 	if (!add[0] && !del[0])
 		return 0;
 	return lvm_lvchange_tags(d->uuid, m->uuid, add, del);
+}
+
+static int block_meta_write(struct domain *d, const struct volume_meta *old, const struct volume_meta *m)
+{
+	struct slot_journal *markers = priv(d)->markers;
+	struct block_tags tags;
+	const char *ptrs[BLOCK_TAGS_MAX + 1];
+	uint64_t size;
+	int r;
+
+	if (!old) {
+		/* the LV and its metadata appear in one commit */
+		if ((r = lv_size(m, &size)) < 0)
+			return r;
+		struct volume_meta legal = as_legal(m);
+		if (!m->legal && (r = marker_write(d, m)) < 0)
+			return r;
+		crashpoint("block.after_marker");
+		block_tags_from_meta(m->legal ? m : &legal, &tags);
+		if ((r = lvm_lvcreate(d->uuid, m->uuid, size, tag_ptrs(&tags, ptrs))) < 0 && !m->legal) {
+			struct sp_error cause;
+			sp_error_copy(&cause);
+			if (slot_journal_remove(markers, m->uuid) < 0) /* a marker without LV is ignored */
+				log_warning("domain %s: %s", d->uuid, sp_error_last()->message);
+			return sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+		}
+		return r;
+	}
+	if (!slot_journal_has(markers, m->uuid))
+		return change_tags(d, old, m);
+	struct volume_meta on_disk = as_legal(old);
+	if (m->legal) {
+		if ((r = change_tags(d, &on_disk, m)) < 0)
+			return r;
+		return slot_journal_remove(markers, m->uuid);
+	}
+	/* still ILLEGAL: the tags follow what LEGAL will be, the marker the rest */
+	struct volume_meta legal = as_legal(m);
+	if ((r = change_tags(d, &on_disk, &legal)) < 0)
+		return r;
+	return marker_write(d, m);
 }
 
 static bool lv_exists(struct domain *d, const char *lv)
@@ -343,10 +412,12 @@ static int block_volume_create(struct domain *d, const struct volume_meta *m, co
 
 static int block_volume_remove(struct domain *d, const char *image, const char *volume)
 {
+	int r;
 	unlink_volume(d, image, volume);
-	if (!lv_exists(d, volume))
-		return 0;
-	return lvm_lvremove(d->uuid, volume);
+	if (lv_exists(d, volume) && (r = lvm_lvremove(d->uuid, volume)) < 0)
+		return r;
+	/* the marker last: a crash before leaves an ILLEGAL volume, never a LEGAL one */
+	return slot_journal_remove(priv(d)->markers, volume);
 }
 
 static int block_image_remove(struct domain *d, const char *image)
@@ -356,14 +427,40 @@ static int block_image_remove(struct domain *d, const char *image)
 	return 0; /* an image is only its volumes' tags */
 }
 
+struct marker {
+	uint64_t generation, spm_generation;
+};
+
+static uint64_t rec_u64(json_object *rec, const char *key, uint64_t dflt)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(rec, key, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return dflt;
+	return (uint64_t)json_object_get_int64(v);
+}
+
+static int collect_marker(const char *volume, json_object *rec, void *userdata)
+{
+	struct marker *mk = xmalloc(sizeof(*mk));
+	/* UINT64_MAX: unreadable, the tags' values stand */
+	mk->generation = rec_u64(rec, "generation", UINT64_MAX);
+	mk->spm_generation = rec_u64(rec, "spm_generation", UINT64_MAX);
+	hashmap_put(userdata, volume, mk);
+	return 0;
+}
+
 static int block_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
 {
 	struct lvm_lv *lvs;
 	size_t n;
-	int r = lvm_lvs(d->uuid, NULL, &lvs, &n);
+	struct hashmap *markers = hashmap_new(free);
+	int r = slot_journal_scan(priv(d)->markers, collect_marker, markers);
 
-	if (r < 0)
+	if (r < 0 || (r = lvm_lvs(d->uuid, NULL, &lvs, &n)) < 0) {
+		hashmap_free(markers);
 		return r;
+	}
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct volume_meta m;
 		int q = block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &m);
@@ -373,9 +470,18 @@ static int block_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
 			log_warning("domain %s: skipping LV %s: %s", d->uuid, lvs[i].name, sp_error_last()->message);
 			continue;
 		}
+		struct marker *mk = hashmap_get(markers, m.uuid);
+		if (mk) {
+			m.legal = false;
+			if (mk->generation != UINT64_MAX)
+				m.generation = mk->generation;
+			if (mk->spm_generation != UINT64_MAX)
+				m.spm_generation = mk->spm_generation;
+		}
 		r = cb(&m, userdata);
 	}
 	lvm_lvs_free(lvs, n);
+	hashmap_free(markers);
 	return r;
 }
 
@@ -520,7 +626,8 @@ static int block_remove(struct domain *d)
 		log_warning("domain %s: VG removed, PV labels left: %s", d->uuid, sp_error_last()->message);
 	slot_journal_close(priv(d)->journal);
 	slot_journal_close(priv(d)->pool_md);
-	priv(d)->journal = priv(d)->pool_md = NULL;
+	slot_journal_close(priv(d)->markers);
+	priv(d)->journal = priv(d)->pool_md = priv(d)->markers = NULL;
 	_cleanup_free_ char *parent = path_dirname(d->path);
 	if ((r = rm_rf(d->path)) < 0)
 		log_warning("domain %s: VG removed, cannot remove %s: %s", d->uuid, d->path, strerror(-r));
@@ -673,6 +780,7 @@ static void priv_free(struct block_priv *p)
 		free(p->devs[i]);
 	slot_journal_close(p->journal);
 	slot_journal_close(p->pool_md);
+	slot_journal_close(p->markers);
 	free(p);
 }
 
@@ -683,11 +791,12 @@ static int open_journal(const char *vg, struct block_priv *p)
 	int r = lvm_lv_location(vg, "journal", &dev, &offset, &size);
 	if (r < 0)
 		return r;
-	if (size < JOURNAL_BYTES + POOL_MD_BYTES)
+	if (size < JOURNAL_LV_BYTES)
 		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "VG %s: the journal LV is too small", vg);
-	if ((r = slot_journal_open(dev, offset, JOURNAL_BYTES, &p->journal)) < 0)
+	if ((r = slot_journal_open(dev, offset, JOURNAL_BYTES, &p->journal)) < 0 ||
+	    (r = slot_journal_open(dev, offset + JOURNAL_BYTES, POOL_MD_BYTES, &p->pool_md)) < 0)
 		return r;
-	return slot_journal_open(dev, offset + JOURNAL_BYTES, POOL_MD_BYTES, &p->pool_md);
+	return slot_journal_open(dev, offset + JOURNAL_BYTES + POOL_MD_BYTES, MARKER_BYTES, &p->markers);
 }
 
 /* VMs keep running while the agent restarts: the LVs active on this host
@@ -779,7 +888,7 @@ int domain_block_format(const char *dir, const char *const devs[], const char *u
 	/* zeroed journal: no stale records from an earlier life of the LUN */
 	_cleanup_free_ char *dev = NULL;
 	uint64_t offset, size;
-	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_BYTES + POOL_MD_BYTES)) < 0)
+	if ((r = lvm_lv_location(uuid, "journal", &dev, &offset, &size)) < 0 || (r = zero_region(dev, offset, JOURNAL_LV_BYTES)) < 0)
 		return r;
 	return domain_block_record(dir, devs);
 }

@@ -556,6 +556,12 @@ int slot_journal_scan(struct slot_journal *j, journal_cb cb, void *userdata)
 	return r < 0 ? r : 0;
 }
 
+bool slot_journal_has(struct slot_journal *j, const char *key)
+{
+	MUTEX_SCOPE(&j->lock);
+	return hashmap_get(j->tasks, key) != NULL;
+}
+
 size_t slot_journal_slots(struct slot_journal *j)
 {
 	return j->nslots;

@@ -13,6 +13,7 @@
  * (lib/util/error.h). */
 #pragma once
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ int slot_journal_remove(struct slot_journal *j, const char *task_uuid);
  * journal's lock held, so it may write or remove records; a cb returning < 0
  * stops the scan with that value. Returns 0, cb's error, or -errno from read. */
 int slot_journal_scan(struct slot_journal *j, journal_cb cb, void *userdata);
+/* Whether key has a record, as this host last read or wrote the journal
+ * (open, scan, write, remove): records another host wrote since are seen
+ * after the next scan. */
+bool slot_journal_has(struct slot_journal *j, const char *key);
 /* Number of slots, and of slots holding a task's record. */
 size_t slot_journal_slots(struct slot_journal *j);
 size_t slot_journal_used(struct slot_journal *j);

@@ -4,6 +4,7 @@ runs for real through liblvm2cmd; after each step the model read through the
 API must equal what LVM itself reports (`lvs --reportformat json`)."""
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -12,6 +13,10 @@ from sanpool import GiB, MiB, Daemon, DaemonTest
 
 EXTENT = 128 * MiB
 SPECIAL = {"ids", "leases", "inbox", "outbox", "journal"}
+# lib/domain_block.c: in the journal LV, after the task journal (4 MiB) and
+# the pool record (16 slots), the markers of volumes being made (1,024 slots)
+SLOT = 4096
+MARKERS_AT, MARKERS_SLOTS = 4 * MiB + 16 * SLOT, 1024
 
 
 def run(*argv, env=None):
@@ -110,6 +115,27 @@ class BlockTest(DaemonTest):
         return {lv["lv_name"]: (int(lv["lv_size"]), dict(t.split("=", 1) for t in lv["lv_tags"].split(",") if t))
                 for lv in lvs}
 
+    def markers(self):
+        """The volumes that have an ILLEGAL marker, read on the PV where the
+        journal LV lies (lib/slot_journal.h: magic "SPJR", the key at 24)."""
+        r = self.lvm("lvs", "--noheadings", "-o", "seg_pe_ranges", "%s/journal" % self.vg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dev, pe = re.fullmatch(r"(\S+):(\d+)-\d+", r.stdout.strip()).groups()
+        r = self.lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(dev, "rb") as f:
+            f.seek(int(r.stdout.strip()) + int(pe) * EXTENT + MARKERS_AT)
+            region = f.read(MARKERS_SLOTS * SLOT)
+        return {region[i + 24:i + 60].decode() for i in range(0, len(region), SLOT) if region[i:i + 4] == b"SPJR"}
+
+    def lvm_commands(self):
+        """LVM commands run by the daemon so far, by command (GET /metrics)."""
+        st, text = self.d.get("/metrics")
+        self.assertEqual(st, 200)
+        text = text.decode() if isinstance(text, bytes) else text
+        return {m.group(1): int(float(m.group(2))) for m in re.finditer(
+            r'^sanpool_lvm_command_duration_seconds_count\{command="(\w+)"\} (\S+)$', text, re.M)}
+
     def api_volumes(self):
         st, images = self.d.get(self.img_path())
         self.assertEqual(st, 200)
@@ -122,8 +148,11 @@ class BlockTest(DaemonTest):
 
     def assert_model_equals_lvm(self):
         lvs = self.lvs()
+        markers = self.markers()
         self.assertEqual(SPECIAL, SPECIAL & set(lvs))
         volumes = self.api_volumes()
+        # no create is in flight: none left its marker behind
+        self.assertEqual(markers, set())
         self.assertEqual(set(volumes), set(lvs) - SPECIAL)
         for uuid, v in volumes.items():
             size, tags = lvs[uuid]
@@ -132,7 +161,8 @@ class BlockTest(DaemonTest):
             self.assertEqual(tags.get("sp.pi"), v["parent_image"])
             self.assertEqual(tags["sp.f"], v["format"])
             self.assertEqual(int(tags["sp.c"]), v["capacity"])
-            self.assertEqual(tags["sp.l"], v["legality"][0])
+            # LEGAL: the tags say so and no marker says otherwise
+            self.assertEqual("L" if tags["sp.l"] == "L" and uuid not in markers else "I", v["legality"][0])
             self.assertEqual(tags["sp.s"] == "1", v["shared"])
             self.assertEqual(int(tags["sp.g"]), v["generation"])
             if v["format"] == "raw":
@@ -232,8 +262,11 @@ class BlockTest(DaemonTest):
         st, acc = self.d.post(self.img_path(), {"name": "x", "format": "qcow2", "capacity": GiB})
         self.assertEqual(st, 202)
         self.d.proc.wait(timeout=60)
-        # the LV exists, ILLEGAL: the crash came between its creation and its completion
-        self.assertEqual(self.lvs()[acc["volume"]][1]["sp.l"], "I")
+        # the LV exists, ILLEGAL: the crash came between its creation and its
+        # completion; its tags are already those of the LEGAL volume, its marker
+        # says it is not
+        self.assertEqual(self.lvs()[acc["volume"]][1]["sp.l"], "L")
+        self.assertIn(acc["volume"], self.markers())
         self.d.kill()
         self.d.start()
         st, t = self.d.get("/v1/tasks/" + acc["task"])
@@ -241,7 +274,54 @@ class BlockTest(DaemonTest):
         self.assertTrue(t["recovered"])
         self.assertEqual(t["state"], "failed")
         self.assertNotIn(acc["volume"], self.lvs())
+        self.assertNotIn(acc["volume"], self.markers())
         self.assert_model_equals_lvm()
+
+    def test_crash_between_marker_and_lvcreate_is_rolled_back(self):
+        """The new window of a create: its ILLEGAL marker is on the PV, its LV
+        not yet. The restart rolls the create back from its journal record:
+        no LV, no marker, no volume."""
+        self.start_with_block()
+        self.d.stop()
+        self.d.start(env_extra={"SANPOOL_CRASH_AT": "block.after_marker"})
+        st, acc = self.d.post(self.img_path(), {"name": "x", "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202)
+        self.d.proc.wait(timeout=60)
+        self.assertNotIn(acc["volume"], self.lvs())
+        self.assertIn(acc["volume"], self.markers())
+        self.d.kill()
+        self.d.start()
+        st, t = self.d.get("/v1/tasks/" + acc["task"])
+        self.assertEqual(st, 200, t)
+        self.assertTrue(t["recovered"])
+        self.assertEqual(t["state"], "failed")
+        self.assertNotIn(acc["volume"], self.markers())
+        self.assertEqual(self.api_volumes(), {})
+        self.assert_model_equals_lvm()
+
+    def test_create_is_one_lvm_command(self):
+        """Every LVM command re-reads and rewrites the whole VG metadata (its
+        cost grows with the LVs in the VG): a new volume costs one lvcreate,
+        its LEGAL step is the removal of its marker, not an lvchange."""
+        self.start_with_block()
+        self.d.create_image(self.dom, fmt="raw", capacity=GiB)
+        before = self.lvm_commands()
+        image, vol = self.d.create_image(self.dom, fmt="qcow2", capacity=10 * GiB)
+        after = self.lvm_commands()
+        # (GET /metrics itself reads the VG's size with a vgs, once the create changed it)
+        changed = {c: after[c] - before.get(c, 0) for c in after if after[c] != before.get(c, 0) and c != "vgs"}
+        self.assertEqual(changed, {"lvcreate": 1})
+        self.assertEqual(self.lvs()[vol][1]["sp.l"], "L")
+        self.assert_model_equals_lvm()
+        # a snapshot too; and the metadata read back after a restart is the same
+        before = self.lvm_commands()
+        self.d.run_task("POST", self.img_path(image) + "/snapshots")
+        self.assertEqual(self.lvm_commands()["lvcreate"], before["lvcreate"] + 1)
+        self.assertEqual(self.lvm_commands().get("lvchange"), before.get("lvchange"))
+        volumes = self.assert_model_equals_lvm()
+        self.d.stop()
+        self.d.start()
+        self.assertEqual(self.assert_model_equals_lvm(), volumes)
 
     def test_bad_block_domain_requests(self):
         self.start_with_block()

@@ -354,6 +354,33 @@ static void test_bad_arguments(void **state)
 	slot_journal_close(NULL);
 }
 
+/* What another host wrote (a second handle on the same region) is known
+ * after the next scan, not before: the block domain's ILLEGAL markers rely on
+ * the scan to see the markers of a former SPM. */
+static void test_has_follows_scan(void **state)
+{
+	(void)state;
+	struct slot_journal *j1, *j2;
+	_cleanup_free_ char *a = new_uuid();
+	_cleanup_json_ json_object *r = rec("create", 1);
+
+	assert_int_equal(slot_journal_open(T.file, OFFSET, 4 * SLOT_SIZE, &j1), 0);
+	assert_int_equal(slot_journal_open(T.file, OFFSET, 4 * SLOT_SIZE, &j2), 0);
+	assert_false(slot_journal_has(j1, a));
+	assert_int_equal(slot_journal_write(j1, a, r), 0);
+	assert_true(slot_journal_has(j1, a));
+	assert_false(slot_journal_has(j2, a));
+	assert_int_equal(scan(j2).n, 1);
+	assert_true(slot_journal_has(j2, a));
+	assert_int_equal(slot_journal_remove(j1, a), 0);
+	assert_false(slot_journal_has(j1, a));
+	assert_true(slot_journal_has(j2, a));
+	assert_int_equal(scan(j2).n, 0);
+	assert_false(slot_journal_has(j2, a));
+	slot_journal_close(j1);
+	slot_journal_close(j2);
+}
+
 static void test_full(void **state)
 {
 	(void)state;
@@ -812,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_record_format),
 		cmocka_unit_test_setup_teardown(test_roundtrip_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_has_follows_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_slot, setup, teardown),
