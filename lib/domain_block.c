@@ -39,11 +39,11 @@
 #define MARKER_BYTES (1024ULL * SLOT_SIZE)
 #define JOURNAL_LV_BYTES (JOURNAL_BYTES + POOL_MD_BYTES + MARKER_BYTES)
 
-/* Further on in the journal LV, 1 MiB-aligned: the hosts area, one report per
- * host id (lib/host_report.h: 2,000 x 16 KiB). Not zeroed at format: a report
- * names its pool, and only live hosts' reports are read. */
-#define HOSTS_AREA_OFFSET (8ULL << 20)
-_Static_assert(JOURNAL_BYTES + POOL_MD_BYTES <= HOSTS_AREA_OFFSET, "the hosts area follows the pool record");
+/* Further on in the journal LV, 1 MiB-aligned after the markers: the hosts
+ * area, one report per host id (lib/host_report.h: 2,000 x 16 KiB). Not
+ * zeroed at format: a report names its pool, and only live hosts' reports are read. */
+#define HOSTS_AREA_OFFSET (9ULL << 20)
+_Static_assert(JOURNAL_LV_BYTES <= HOSTS_AREA_OFFSET, "the hosts area follows the volume markers");
 _Static_assert(HOSTS_AREA_OFFSET + HOST_REPORT_AREA_SIZE <= SPECIAL_LV_SIZE, "the hosts area fits in the journal LV");
 
 static const char *const special_lvs[] = { "ids", "leases", "inbox", "outbox", "journal", NULL };
