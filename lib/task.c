@@ -26,6 +26,7 @@ static struct {
 	pthread_t *workers;
 	int n_workers;
 	atomic_bool stopping; /* read outside the lock by end_task */
+	atomic_uint_fast64_t submitted;
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .queued = PTHREAD_COND_INITIALIZER,
 	 .changed = PTHREAD_COND_INITIALIZER };
@@ -113,8 +114,11 @@ void task_add_ended(struct task *t)
 	pthread_mutex_unlock(&tr.lock);
 }
 
+uint64_t task_submitted_count(void) { return atomic_load(&tr.submitted); }
+
 void task_submit(struct task *t)
 {
+	atomic_fetch_add(&tr.submitted, 1);
 	pthread_mutex_lock(&tr.lock);
 	remember(t);
 	if (tr.q_len == tr.q_cap) {
@@ -339,6 +343,15 @@ int task_abort(const char *uuid)
 	if (dequeued)
 		end_task(t, sp_error_set(-SP_E_ABORTED, "aborted", "", "task %s aborted before it started", uuid));
 	return r;
+}
+
+bool task_active(const char *uuid)
+{
+	pthread_mutex_lock(&tr.lock);
+	struct task *t = tr.by_uuid ? hashmap_get(tr.by_uuid, uuid) : NULL;
+	bool active = t && t->state <= TASK_RUNNING;
+	pthread_mutex_unlock(&tr.lock);
+	return active;
 }
 
 void task_counts(int counts[5])
