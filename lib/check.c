@@ -182,12 +182,18 @@ static void check_images(struct check *c)
 		}
 }
 
-/* The model (what the API answers) against storage. */
+/* The model (what the API answers) against storage; only where this host
+ * writes: elsewhere the SPM may have changed storage since it was read. */
 static void check_model(struct check *c)
 {
 	_cleanup_free_ struct volume_meta *v = NULL;
 	size_t n = 0;
 
+	if (store_check_writer(&c->d) < 0) {
+		json_object_array_add(c->skipped, json_object_new_string("the agent's model against storage: this host "
+									 "is not the pool's SPM"));
+		return;
+	}
 	store_domain_volumes(c->d.uuid, &v, &n);
 	_cleanup_(hashmap_freep) struct hashmap *known = hashmap_new(NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -344,6 +350,7 @@ int check_domain(const char *domain, json_object **ret)
 	quiet = !store_domain_has_tasks(domain);
 	c.problems = json_object_new_array();
 	c.skipped = json_object_new_array();
+	c.d.ops->forget_cache(&c.d); /* storage as it is now, whoever changed it */
 	if ((r = c.d.ops->inventory(&c.d, add_item, &c)) < 0)
 		return r;
 	note_busy(&c);

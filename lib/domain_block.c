@@ -382,20 +382,19 @@ static int block_inventory(struct domain *d, inventory_cb cb, void *userdata)
 		struct inventory_item it = { .has_data = true, .data_size = lvs[i].size };
 		if (is_special_lv(lvs[i].name))
 			continue;
-		sp_error_clear();
-		int q = block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &it.meta);
-		if (q == -ENOENT || !uuid_is_valid(lvs[i].name)) {
+		if (!uuid_is_valid(lvs[i].name)) {
 			snprintf(it.stray, sizeof(it.stray), "LV %s", lvs[i].name);
-			snprintf(it.error, sizeof(it.error), q == -ENOENT ? "an LV with no volume metadata (no sp.i tag)"
-									  : "an LV whose name is not a volume uuid");
+			snprintf(it.error, sizeof(it.error), "an LV whose name is not a volume uuid");
 			cb(&it, userdata);
 			continue;
 		}
 		snprintf(it.volume, sizeof(it.volume), "%.36s", lvs[i].name);
-		it.has_meta = true;
-		if (q < 0) {
+		sp_error_clear();
+		int q = block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &it.meta);
+		it.has_meta = q != -ENOENT; /* no sp.i tag: an LV with no metadata */
+		if (q < 0 && q != -ENOENT) {
 			snprintf(it.error, sizeof(it.error), "%s", sp_error_last()->message);
-		} else {
+		} else if (q == 0) {
 			snprintf(it.image, sizeof(it.image), "%s", it.meta.image);
 			it.meta_ok = true;
 		}
