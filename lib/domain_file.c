@@ -80,7 +80,7 @@ static int file_meta_write(struct domain *d, const struct volume_meta *old, cons
 	if (r == 0)
 		r = write_json(path, o);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot write metadata of volume %s: %s", m->uuid,
+		return sp_error_set(r, sp_io_kind(r), "", "cannot write metadata of volume %s on domain %s: %s", m->uuid, d->uuid,
 				    strerror(-r));
 	return 0;
 }
@@ -92,7 +92,7 @@ static int file_volume_create(struct domain *d, const struct volume_meta *m, con
 	_cleanup_free_ char *backing = parent ? file_backing_ref(d, parent->image, parent->uuid) : NULL;
 	int r = ensure_image_dir(d, m->image);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot create image directory %s: %s", dir, strerror(-r));
+		return sp_error_set(r, sp_io_kind(r), "", "cannot create image directory %s: %s", dir, strerror(-r));
 	r = qemu_img_create(path, m->format, m->alloc, m->capacity, backing,
 			    parent ? parent->format : VOL_FORMAT_RAW);
 	if (r < 0)
@@ -302,7 +302,7 @@ static int file_journal_write(struct domain *d, const char *task_uuid, json_obje
 	_cleanup_free_ char *path = journal_path(d, task_uuid);
 	int r = write_json(path, record);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot write task journal on domain %s: %s", d->uuid,
+		return sp_error_set(r, sp_io_kind(r), "", "cannot write task journal on domain %s: %s", d->uuid,
 				    strerror(-r));
 	return 0;
 }

@@ -55,8 +55,10 @@ static int run_qemu_img(const char *const argv[], const struct qemu_img_progress
 		size_t n = strlen(res.err);
 		while (n > 0 && (res.err[n - 1] == '\n' || res.err[n - 1] == '\r'))
 			res.err[--n] = '\0';
-		r = sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "qemu-img %s failed for %s: %s", argv[1],
-				 object, res.err);
+		/* a full file system is the user's to fix, not a tool's failure */
+		bool full = strstr(res.err, "No space left on device") != NULL;
+		r = sp_error_set(full ? -ENOSPC : -SP_E_TOOL_FAILED, full ? "no_space" : "tool_failed", "",
+				 "qemu-img %s failed for %s: %s", argv[1], object, res.err);
 		run_result_free(&res);
 		return r;
 	}
