@@ -263,7 +263,14 @@ static json_object *to_json(const struct task *t)
 	json_object_object_add(o, "recovered", json_object_new_boolean(t->recovered));
 	json_object_object_add(o, "created_ms", json_object_new_int64(t->created_ms));
 	json_object_object_add(o, "ended_ms", t->ended_ms ? json_object_new_int64(t->ended_ms) : NULL);
-	json_object_object_add(o, "result", t->result ? json_object_get(t->result) : NULL);
+	/* a copy, not a reference: json-c's reference counts are not atomic
+	 * (Debian builds it without ENABLE_THREADING), and each answer is freed
+	 * on its own connection's thread, outside this lock; a shared result
+	 * corrupted the heap under concurrent GET /v1/tasks (bench/load.py) */
+	json_object *result = NULL;
+	if (t->result && json_object_deep_copy(t->result, &result, NULL) < 0)
+		result = NULL;
+	json_object_object_add(o, "result", result);
 	if (t->state == TASK_FAILED || t->state == TASK_ABORTED) {
 		json_object *e = json_object_new_object();
 		json_object_object_add(e, "code", json_object_new_string(t->error.kind));
