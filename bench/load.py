@@ -19,13 +19,19 @@ after the warm-up). The daemon keeps ended tasks (up to 2,000), so memory
 grows with the changes by design until then; a second phase of reads only
 (half as long) shows whether memory stays flat without them:
 load_reads_rps, load_reads_errors, load_reads_rss_end_mib,
-load_reads_rss_slope_kib_per_min (flat memory is ~0).
+load_reads_rss_slope_kib_per_min (flat memory is ~0). Last, per route, wrk
+on 8 fixed connections three times: load_route_rss_growth_kib, the largest
+RSS growth between the first and the last run (a leak per request shows
+there, without the noise of new connection threads and the task history).
 """
 import http.client
 import json
 import multiprocessing
 import os
 import random
+import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -181,6 +187,23 @@ def run_load(port, rss_kib, dom, targets, seconds, connections, procs, seed=1, c
     }
 
 
+def route_rss_growth(d, paths, runs=3, seconds=4):
+    """Per route: wrk (8 keep-alive connections, the same all along) runs
+    times; the RSS growth from after the first run to after the last, in
+    KiB. Memory that grows with the number of requests shows here, apart
+    from what connection threads and the task history add."""
+    out = {}
+    for name, path in paths.items():
+        rss, n = [], 0
+        for _ in range(runs):
+            r = subprocess.run(["wrk", "-t1", "-c8", "-d%ds" % seconds, "http://127.0.0.1:%d%s" % (d.port, path)],
+                               capture_output=True, text=True, check=True).stdout
+            n += int(re.search(r"(\d+) requests in", r).group(1))
+            rss.append(d.rss_kib())
+        out[name] = (n, rss[-1] - rss[0], rss)
+    return out
+
+
 def prepare(d, images=IMAGES):
     """A domain with images of two volumes each: what the reads fetch."""
     dom = d.default_domain()
@@ -218,6 +241,15 @@ def main():
         figure("load_reads_errors", len(reads["errors"]), "errors")
         figure("load_reads_rss_end_mib", reads["rss_end_kib"] / 1024, "MiB")
         figure("load_reads_rss_slope_kib_per_min", reads["rss_slope_kib_per_min"], "KiB/min")
+        if shutil.which("wrk"):
+            image, volume = targets[0]
+            routes = route_rss_growth(d, {"host": "/v1/host", "domains": "/v1/domains",
+                                          "images": "/v1/domains/%s/images" % dom,
+                                          "volume": "/v1/domains/%s/images/%s/volumes/%s" % (dom, image, volume),
+                                          "tasks": "/v1/tasks"})
+            for name, (n, growth, rss) in routes.items():
+                note("route %s: %d requests, RSS KiB after each run: %s" % (name, n, rss))
+            figure("load_route_rss_growth_kib", max(g for _, g, _ in routes.values()), "KiB")
         if res["errors"] or reads["errors"]:
             sys.exit("bench: %d errors under load" % (len(res["errors"]) + len(reads["errors"])))
     finally:
