@@ -28,6 +28,9 @@ struct check {
 	struct hashmap *busy;    /* images with a task, not judged */
 	json_object *problems;
 	json_object *skipped;
+	/* this host writes the domain (SPM, or no pool): its tasks are the only
+	 * ones, and its model is the newest */
+	bool writer;
 };
 
 static void problem(struct check *c, const char *code, const char *object, const char *id, const char *image,
@@ -97,7 +100,7 @@ static void check_items(struct check *c)
 		else if (!it->has_data)
 			problem(c, "data_missing", "volume", it->volume, it->image,
 				"volume %s: metadata with no data", it->volume);
-		else if (!it->meta.legal)
+		else if (!it->meta.legal && c->writer)
 			problem(c, "illegal", "volume", it->volume, it->image,
 				"volume %s is ILLEGAL and no task is changing image %s", it->volume, it->image);
 	}
@@ -189,11 +192,8 @@ static void check_model(struct check *c)
 	_cleanup_free_ struct volume_meta *v = NULL;
 	size_t n = 0;
 
-	if (store_check_writer(&c->d) < 0) {
-		json_object_array_add(c->skipped, json_object_new_string("the agent's model against storage: this host "
-									 "is not the pool's SPM"));
+	if (!c->writer)
 		return;
-	}
 	store_domain_volumes(c->d.uuid, &v, &n);
 	_cleanup_(hashmap_freep) struct hashmap *known = hashmap_new(NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -242,6 +242,8 @@ static void check_journal(struct check *c, size_t *ret_records)
 {
 	_cleanup_(hashmap_freep) struct hashmap *first = hashmap_new(NULL);
 	_cleanup_(hashmap_freep) struct hashmap *second = hashmap_new(NULL);
+	if (!c->writer)
+		return;
 	int r = c->d.ops->journal_scan(&c->d, note_record, first);
 
 	if (r >= 0)
@@ -350,6 +352,13 @@ int check_domain(const char *domain, json_object **ret)
 	quiet = !store_domain_has_tasks(domain);
 	c.problems = json_object_new_array();
 	c.skipped = json_object_new_array();
+	c.writer = store_check_writer(&c.d) == 0;
+	if (!c.writer) {
+		sp_error_clear();
+		json_object_array_add(c.skipped,
+				      json_object_new_string("ILLEGAL volumes, journal records and the agent's model: this "
+							     "host is not the pool's SPM (its tasks run elsewhere)"));
+	}
 	c.d.ops->forget_cache(&c.d); /* storage as it is now, whoever changed it */
 	if ((r = c.d.ops->inventory(&c.d, add_item, &c)) < 0)
 		return r;
