@@ -376,7 +376,9 @@ int check_domain(const char *domain, json_object **ret)
 
 	/* what a task changed meanwhile is not judged */
 	note_busy(&c);
-	quiet = quiet && !store_domain_has_tasks(domain) && task_submitted_count() == submitted;
+	/* a task journaled elsewhere (a copy, on its destination) may hold an image here */
+	quiet = quiet && !store_domain_has_tasks(domain) && task_submitted_count() == submitted &&
+		hashmap_size(c.busy) == 0;
 	json_object *problems = json_object_new_array();
 	for (size_t i = 0; i < json_object_array_length(c.problems); i++) {
 		json_object *p = json_object_array_get_idx(c.problems, i);
