@@ -40,11 +40,16 @@ static int domains_to_check(struct cli *c, json_object **ret)
 	return 0;
 }
 
+static size_t array_len(json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
 static void print_result(json_object *res)
 {
 	json_object *checked = json_get(res, "checked"), *problems = json_get(res, "problems");
 	json_object *skipped = json_get(res, "skipped");
-	size_t n = json_object_array_length(problems);
+	size_t n = array_len(problems);
 
 	printf("domain %s (%s, %s): %d images, %d volumes, %d journal records: ", json_str(res, "name") ?: "?",
 	       json_str(res, "domain") ?: "?", json_str(res, "kind") ?: "?",
@@ -58,7 +63,7 @@ static void print_result(json_object *res)
 		json_object *p = json_object_array_get_idx(problems, i);
 		printf("  %-20s %s\n", json_str(p, "code") ?: "?", json_str(p, "message") ?: "");
 	}
-	for (size_t i = 0; json_object_is_type(skipped, json_type_array) && i < json_object_array_length(skipped); i++)
+	for (size_t i = 0; i < array_len(skipped); i++)
 		printf("  skipped: %s\n", json_object_get_string(json_object_array_get_idx(skipped, i)));
 	if (!json_object_get_boolean(json_get(res, "quiet")))
 		puts("  note: tasks ran during the check; check again once they ended for a verdict on every image");
@@ -73,13 +78,13 @@ static int check(struct cli *c)
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < json_object_array_length(domains); i++) {
+	for (size_t i = 0; i < array_len(domains); i++) {
 		_cleanup_reply_ struct api_reply reply = { 0 };
 		const char *uuid = json_str(json_object_array_get_idx(domains, i), "uuid") ?: "";
 		_cleanup_free_ char *path = xasprintf("/v1/domains/%s/check", uuid);
 		if ((r = api_call_timeout(c, "GET", path, NULL, CHECK_TIMEOUT_MS, &reply)) < 0)
 			return r;
-		problems += json_object_array_length(json_get(reply.json, "problems"));
+		problems += array_len(json_get(reply.json, "problems"));
 		if (!c->json)
 			print_result(reply.json);
 		json_object_array_add(results, json_object_get(reply.json));
