@@ -1,6 +1,7 @@
 #include "api/http.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -220,20 +221,29 @@ static void dispatch(struct request *req, struct response *res, const char *body
 		res->status = MHD_HTTP_METHOD_NOT_ALLOWED;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res)
+/* An answer this large (the task list, a domain of thousands of images) is
+ * built from many small json-c allocations in the malloc arena of the
+ * connection's thread; freed, they stay there, and every connection thread's
+ * arena grows to the largest answer it built. They are given back after such
+ * an answer (malloc_trim walks every arena: too costly for every request). */
+#define TRIM_AFTER_BYTES (256 * 1024)
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct response *res, size_t *ret_len)
 {
 	struct MHD_Response *resp;
+	size_t len = 0;
 	if (res->raw) {
+		len = res->raw_len;
 		resp = MHD_create_response_from_buffer(res->raw_len, (void *)res->raw,
 						       res->raw_owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	} else {
-		size_t len = 0;
 		const char *s = res->body ? json_object_to_json_string_length(res->body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len) : "";
 		resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
 	}
 	MHD_add_response_header(resp, "Content-Type", res->content_type ? res->content_type : "application/json");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, resp);
 	MHD_destroy_response(resp);
+	*ret_len = len;
 	return ret;
 }
 
@@ -272,7 +282,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else {
 		dispatch(&req, &res, up->data, up->len);
 	}
-	enum MHD_Result ret = send_response(conn, &res);
+	size_t len;
+	enum MHD_Result ret = send_response(conn, &res, &len);
 	metrics_http_request(method, req.route, res.status, metric_now_ns() - start_ns);
 	if (res.status >= 400 && res.status != 404)
 		log_info("%s %s -> %d: %s", method, url, res.status, sp_error_last()->message);
@@ -280,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		log_debug("%s %s -> %d", method, url, res.status);
 	json_object_put(res.body);
 	json_object_put(req.body);
+	if (len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
 	return ret;
 }
 

@@ -8,6 +8,7 @@
 #include "api/route.h"
 #include "lease/sharing.h"
 #include "lease/spm.h"
+#include "lib/check.h"
 #include "lib/devices.h"
 #include "lib/lvm.h"
 #include "lib/store.h"
@@ -184,11 +185,24 @@ static void delete_domain(const struct request *req, struct response *res)
 	reply_done(res, r, "remove_domain", req->params[0], NULL);
 }
 
+/* The consistency checker: runs while the request waits (it reads every
+ * volume's metadata, and with data access runs qemu-img on each). */
+static void check(const struct request *req, struct response *res)
+{
+	json_object *o;
+	if (check_domain(req->params[0], &o) < 0) {
+		reply_error(res);
+		return;
+	}
+	reply_json(res, MHD_HTTP_OK, o);
+}
+
 const struct route domain_routes[] = {
 	{ "GET", "/v1/domains", list_domains },
 	{ "POST", "/v1/domains", create_domain },
 	{ "POST", "/v1/domains/attach", attach_domain },
 	{ "GET", "/v1/domains/{domain}", get_domain },
+	{ "GET", "/v1/domains/{domain}/check", check },
 	{ "DELETE", "/v1/domains/{domain}", delete_domain },
 	{ "POST", "/v1/domains/{domain}/devices", add_device },
 	{ "POST", "/v1/domains/{domain}/resize", resize_domain },

@@ -1,6 +1,7 @@
 #include "api/unix_socket.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,11 +12,25 @@
 #include "lib/util/fsutil.h"
 #include "lib/util/log.h"
 
-/* Is someone answering on the socket at sa? */
+/* Is a daemon answering on the socket at sa? A connect alone is not
+ * enough: after a kill -9, a child caught between fork and exec (it dies
+ * with its parent, but not at once) still holds the listening socket, and
+ * the kernel completes connections that nobody will ever accept. So the
+ * probe asks for something and waits a little for an answer. */
+#define PROBE_TIMEOUT_MS 5000
+
 static bool socket_is_live(const struct sockaddr_un *sa)
 {
+	static const char probe[] = "GET /v1/host HTTP/1.0\r\n\r\n";
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	return fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return false;
+	if (send(fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL) < 0)
+		return false;
+	return poll(&p, 1, PROBE_TIMEOUT_MS) == 1 && recv(fd, &c, 1, 0) == 1;
 }
 
 static int remove_stale(const char *path, const struct sockaddr_un *sa)

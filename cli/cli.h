@@ -57,10 +57,11 @@ struct command {
 	unsigned allowed, required; /* OPT_* bits */
 	cmd_fn fn;
 	const char *usage; /* what follows "sanpoolctl " in the help */
+	int max_nargs;     /* up to this many positional arguments (0: exactly nargs) */
 };
 
 extern const struct command host_commands[], pool_commands[], domain_commands[], image_commands[],
-	snapshot_commands[], volume_commands[], task_commands[];
+	snapshot_commands[], volume_commands[], task_commands[], check_commands[];
 
 /* The domain to act in: --domain, else the master domain of the first pool,
  * else the only domain. Returns 0 with *ret set, or a reported error. */

@@ -19,7 +19,8 @@
 #define DEFAULT_SOCKET "/run/sanpool/sanpoold.sock"
 
 static const struct command *const tables[] = { host_commands,	 pool_commands,	  domain_commands, image_commands,
-						 snapshot_commands, volume_commands, task_commands };
+						 snapshot_commands, volume_commands, task_commands,
+						 check_commands };
 
 /* Above every OPT_* bit, so that the two kinds of option values never collide. */
 enum { ARG_URL = 0x10000, ARG_JSON, ARG_NO_WAIT, ARG_HELP, ARG_SOCKET, ARG_CERT, ARG_KEY, ARG_CACERT };
@@ -152,7 +153,7 @@ static int check_command(const struct command *cmd, const struct cli *c)
 {
 	unsigned extra = c->seen & ~cmd->allowed, missing = cmd->required & ~c->seen;
 
-	if (c->nargs != cmd->nargs)
+	if (c->nargs < cmd->nargs || c->nargs > (cmd->max_nargs > cmd->nargs ? cmd->max_nargs : cmd->nargs))
 		return usage_error("%s arguments: usage: sanpoolctl %s", c->nargs < cmd->nargs ? "missing" : "too many",
 				   cmd->usage);
 	for (unsigned bit = 1; bit <= OPT_DOMAIN; bit <<= 1) {

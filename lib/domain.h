@@ -15,6 +15,20 @@ struct domain;
 typedef int (*volume_meta_cb)(const struct volume_meta *m, void *userdata);
 typedef int (*journal_cb)(const char *task_uuid, json_object *record, void *userdata);
 
+/* What a domain holds on storage, as the consistency checker (lib/check.h)
+ * sees it: one item per volume (its metadata and its data, either possibly
+ * missing or unreadable), or a stray object (stray set: what it is). */
+struct inventory_item {
+	char image[UUID_STR_LEN];  /* "" if nothing names it */
+	char volume[UUID_STR_LEN]; /* "" for a stray object */
+	bool has_meta, meta_ok, has_data;
+	struct volume_meta meta;   /* when meta_ok */
+	uint64_t data_size;        /* bytes given to the data (block: LV size; file: 0) */
+	char stray[256];           /* the object (a path, an LV name) that is not a volume */
+	char error[1024];          /* why the metadata does not parse, or what is wrong with the stray */
+};
+typedef void (*inventory_cb)(const struct inventory_item *item, void *userdata);
+
 struct domain_ops {
 	const char *kind; /* "file" | "block" */
 
@@ -31,6 +45,9 @@ struct domain_ops {
 	int (*meta_write)(struct domain *d, const struct volume_meta *old, const struct volume_meta *m);
 	/* Calls cb for every volume's metadata; an unreadable one is logged and skipped. */
 	int (*meta_scan)(struct domain *d, volume_meta_cb cb, void *userdata);
+	/* Calls cb for every volume and stray object on storage, read afresh
+	 * (nothing skipped, unlike meta_scan); for checks only, changes nothing. */
+	int (*inventory)(struct domain *d, inventory_cb cb, void *userdata);
 	/* Removes what is left of an image once all its volumes are gone. */
 	int (*image_remove)(struct domain *d, const char *image);
 

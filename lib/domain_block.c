@@ -485,6 +485,50 @@ static int block_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
 	return r;
 }
 
+static bool is_special_lv(const char *name)
+{
+	for (const char *const *s = special_lvs; *s; s++)
+		if (strcmp(*s, name) == 0)
+			return true;
+	return false;
+}
+
+/* Every LV: a volume's (its tags are its metadata, the LV its data) or a
+ * stray one (neither special nor tagged as a volume). */
+static int block_inventory(struct domain *d, inventory_cb cb, void *userdata)
+{
+	struct lvm_lv *lvs;
+	size_t n;
+	int r = lvm_lvs(d->uuid, NULL, &lvs, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct inventory_item it = { .has_data = true, .data_size = lvs[i].size };
+		if (is_special_lv(lvs[i].name))
+			continue;
+		if (!uuid_is_valid(lvs[i].name)) {
+			snprintf(it.stray, sizeof(it.stray), "LV %s", lvs[i].name);
+			snprintf(it.error, sizeof(it.error), "an LV whose name is not a volume uuid");
+			cb(&it, userdata);
+			continue;
+		}
+		snprintf(it.volume, sizeof(it.volume), "%.36s", lvs[i].name);
+		sp_error_clear();
+		int q = block_tags_to_meta(d->uuid, lvs[i].name, lvs[i].tags, &it.meta);
+		it.has_meta = q != -ENOENT; /* no sp.i tag: an LV with no metadata */
+		if (q < 0 && q != -ENOENT) {
+			snprintf(it.error, sizeof(it.error), "%s", sp_error_last()->message);
+		} else if (q == 0) {
+			snprintf(it.image, sizeof(it.image), "%s", it.meta.image);
+			it.meta_ok = true;
+		}
+		cb(&it, userdata);
+	}
+	lvm_lvs_free(lvs, n);
+	return 0;
+}
+
 static int block_journal_write(struct domain *d, const char *task_uuid, json_object *record)
 {
 	return slot_journal_write(priv(d)->journal, task_uuid, record);
@@ -689,6 +733,7 @@ const struct domain_ops domain_block_ops = {
 	.volume_remove = block_volume_remove,
 	.meta_write = block_meta_write,
 	.meta_scan = block_meta_scan,
+	.inventory = block_inventory,
 	.image_remove = block_image_remove,
 	.journal_write = block_journal_write,
 	.journal_remove = block_journal_remove,

@@ -80,7 +80,7 @@ static int file_meta_write(struct domain *d, const struct volume_meta *old, cons
 	if (r == 0)
 		r = write_json(path, o);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot write metadata of volume %s: %s", m->uuid,
+		return sp_error_set(r, sp_io_kind(r), "", "cannot write metadata of volume %s on domain %s: %s", m->uuid, d->uuid,
 				    strerror(-r));
 	return 0;
 }
@@ -92,7 +92,7 @@ static int file_volume_create(struct domain *d, const struct volume_meta *m, con
 	_cleanup_free_ char *backing = parent ? file_backing_ref(d, parent->image, parent->uuid) : NULL;
 	int r = ensure_image_dir(d, m->image);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot create image directory %s: %s", dir, strerror(-r));
+		return sp_error_set(r, sp_io_kind(r), "", "cannot create image directory %s: %s", dir, strerror(-r));
 	r = qemu_img_create(path, m->format, m->alloc, m->capacity, backing,
 			    parent ? parent->format : VOL_FORMAT_RAW);
 	if (r < 0)
@@ -190,6 +190,108 @@ static int file_meta_scan(struct domain *d, volume_meta_cb cb, void *userdata)
 	return r;
 }
 
+/* The volumes of one image directory, by uuid. */
+struct dir_items {
+	struct inventory_item *v;
+	size_t n;
+};
+
+static struct inventory_item *dir_item(struct dir_items *items, const char *image, const char *volume)
+{
+	for (size_t i = 0; i < items->n; i++)
+		if (strcmp(items->v[i].volume, volume) == 0)
+			return &items->v[i];
+	items->v = xrealloc(items->v, (items->n + 1) * sizeof(*items->v));
+	struct inventory_item *it = memset(&items->v[items->n++], 0, sizeof(*it));
+	snprintf(it->image, sizeof(it->image), "%s", image);
+	snprintf(it->volume, sizeof(it->volume), "%s", volume);
+	return it;
+}
+
+static void stray(inventory_cb cb, void *userdata, const char *image, const char *path, const char *what)
+{
+	struct inventory_item it = { 0 };
+	snprintf(it.image, sizeof(it.image), "%s", image);
+	snprintf(it.stray, sizeof(it.stray), "%s", path);
+	snprintf(it.error, sizeof(it.error), "%s", what);
+	cb(&it, userdata);
+}
+
+/* One volume's metadata file, parsed as the store would (and checked to
+ * describe the volume its name says). */
+static void inventory_meta(struct domain *d, const char *path, struct inventory_item *it)
+{
+	_cleanup_json_ json_object *o = NULL;
+	it->has_meta = true;
+	sp_error_clear();
+	if (read_json(path, &o) < 0 || volume_meta_from_json(o, &it->meta) < 0) {
+		snprintf(it->error, sizeof(it->error), "%s", sp_error_last()->code ? sp_error_last()->message : "unreadable");
+		return;
+	}
+	if (strcmp(it->meta.uuid, it->volume) != 0 || strcmp(it->meta.image, it->image) != 0 ||
+	    strcmp(it->meta.domain, d->uuid) != 0) {
+		snprintf(it->error, sizeof(it->error), "%s describes volume %s of image %s on domain %s", path,
+			 it->meta.uuid, it->meta.image, it->meta.domain);
+		return;
+	}
+	it->meta_ok = true;
+}
+
+static void inventory_image(struct domain *d, const char *image, inventory_cb cb, void *userdata)
+{
+	_cleanup_free_ char *dir = image_dir(d, image);
+	struct dir_items items = { 0 };
+	struct dirent *de;
+	DIR *dh = opendir(dir);
+
+	if (!dh) {
+		stray(cb, userdata, image, dir, "image directory cannot be read");
+		return;
+	}
+	while ((de = readdir(dh))) {
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		_cleanup_free_ char *base = has_suffix(de->d_name, ".meta") ? xstrndup(de->d_name, strlen(de->d_name) - 5)
+									    : xstrdup(de->d_name);
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!uuid_is_valid(base))
+			stray(cb, userdata, image, path,
+			      has_suffix(de->d_name, ".tmp") ? "left by an interrupted write" : "not a volume");
+		else if (has_suffix(de->d_name, ".meta"))
+			inventory_meta(d, path, dir_item(&items, image, base));
+		else
+			dir_item(&items, image, base)->has_data = true;
+	}
+	closedir(dh);
+	if (items.n == 0)
+		stray(cb, userdata, image, dir, "empty image directory");
+	for (size_t i = 0; i < items.n; i++)
+		cb(&items.v[i], userdata);
+	free(items.v);
+}
+
+static int file_inventory(struct domain *d, inventory_cb cb, void *userdata)
+{
+	_cleanup_free_ char *images = xasprintf("%s/images", d->path);
+	DIR *dh = opendir(images);
+	struct dirent *de;
+
+	if (!dh)
+		return sp_error_set(-errno, "io_error", "", "domain %s: cannot read %s: %m", d->uuid, images);
+	while ((de = readdir(dh))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (uuid_is_valid(de->d_name)) {
+			inventory_image(d, de->d_name, cb, userdata);
+		} else {
+			_cleanup_free_ char *path = xasprintf("%s/%s", images, de->d_name);
+			stray(cb, userdata, "", path, "not an image directory");
+		}
+	}
+	closedir(dh);
+	return 0;
+}
+
 static char *journal_path(const struct domain *d, const char *task)
 {
 	return xasprintf("%s/dom_md/journal/%s.json", d->path, task);
@@ -200,7 +302,7 @@ static int file_journal_write(struct domain *d, const char *task_uuid, json_obje
 	_cleanup_free_ char *path = journal_path(d, task_uuid);
 	int r = write_json(path, record);
 	if (r < 0)
-		return sp_error_set(r, "io_error", "", "cannot write task journal on domain %s: %s", d->uuid,
+		return sp_error_set(r, sp_io_kind(r), "", "cannot write task journal on domain %s: %s", d->uuid,
 				    strerror(-r));
 	return 0;
 }
@@ -430,6 +532,7 @@ const struct domain_ops domain_file_ops = {
 	.volume_remove = file_volume_remove,
 	.meta_write = file_meta_write,
 	.meta_scan = file_meta_scan,
+	.inventory = file_inventory,
 	.image_remove = file_image_remove,
 	.journal_write = file_journal_write,
 	.journal_remove = file_journal_remove,

@@ -1,5 +1,6 @@
 #include "lib/ops_common.h"
 
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -169,13 +170,29 @@ void op_meta_from_record(json_object *rec, struct volume_meta *m)
 	m->ctime = time(NULL);
 }
 
+int op_check_space(const struct domain *d, uint64_t bytes, const char *field)
+{
+	uint64_t total, free_bytes;
+
+	if (d->ops->stats(d, &total, &free_bytes) < 0 || bytes <= free_bytes)
+		return 0; /* unknown: the task finds out */
+	return sp_error_set(-ENOSPC, "no_space", field,
+			    "domain %s (%s) has %" PRIu64 " bytes free: a preallocated raw volume of %" PRIu64
+			    " bytes does not fit (ENOSPC)", d->name, d->uuid, free_bytes, bytes);
+}
+
 int op_fail(struct task *t, int r, int (*undo)(json_object *record))
 {
 	struct sp_error cause;
+	struct domain d;
 
 	sp_error_copy(&cause);
 	if (undo(t->record) < 0)
 		log_error("task %s (%s): undoing it failed: %s", t->uuid, t->op, sp_error_last()->message);
-	sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+	if (cause.code == -ENOSPC && store_get_domain(t->domain, &d) == 0)
+		sp_error_set(cause.code, "no_space", cause.field, "domain %s (%s) is full (ENOSPC): %s", d.name, d.uuid,
+			     cause.message);
+	else
+		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
 	return r;
 }

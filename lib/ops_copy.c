@@ -66,7 +66,7 @@ static int run(struct task *t)
 	if ((r = store_get_domain(m.domain, &d)) < 0)
 		return r;
 	if ((r = store_put_volume(&d, &m)) < 0)
-		return r;
+		return op_fail(t, r, rollback);
 	r = copy_data(t, &d, &m);
 	if (r == 0) {
 		m.legal = true;
@@ -104,7 +104,8 @@ int op_image_copy(const char *domain, const char *image, const char *dst_domain,
 	size_t n;
 	int r;
 
-	if (store_get_domain(dst_domain, &(struct domain){ 0 }) < 0)
+	struct domain dst;
+	if (store_get_domain(dst_domain, &dst) < 0)
 		return sp_bad_field("domain", "destination domain %s does not exist", dst_domain);
 	if ((r = op_image_chain(domain, image, false, &v, &n)) < 0 || (r = op_require_data(domain)) < 0 ||
 	    (r = op_require_data(dst_domain)) < 0)
@@ -115,6 +116,9 @@ int op_image_copy(const char *domain, const char *image, const char *dst_domain,
 		return sp_bad_field("format", "format must be raw or qcow2");
 	if (allocation && vol_alloc_parse(allocation, &alloc) < 0)
 		return sp_bad_field("allocation", "allocation must be sparse or preallocated");
+	if (fmt == VOL_FORMAT_RAW && alloc == VOL_ALLOC_PREALLOCATED &&
+	    (r = op_check_space(&dst, top->capacity, "allocation")) < 0)
+		return r;
 
 	uuid_generate_str(new_image);
 	uuid_generate_str(new_volume);

@@ -39,8 +39,9 @@ static int run(struct task *t)
 		return r;
 	if (m.parent[0] && (r = store_get_volume(m.parent, &parent)) < 0)
 		return r;
+	/* a write that fails (a full file system) may leave the new image's directory */
 	if ((r = store_put_volume(&d, &m)) < 0)
-		return r;
+		return op_fail(t, r, rollback);
 	crashpoint("create.after_illegal_meta");
 	/* the new LV and its backing chain are active while qemu-img formats it */
 	struct held *h = NULL;
@@ -106,6 +107,9 @@ int op_image_create(const struct image_create_req *req, json_object **ret)
 	if ((r = store_get_domain(req->domain, &d)) < 0)
 		return r;
 	if ((r = volume_check_capacity(req->capacity, "capacity")) < 0)
+		return r;
+	if (req->format == VOL_FORMAT_RAW && req->alloc == VOL_ALLOC_PREALLOCATED &&
+	    (r = op_check_space(&d, req->capacity, "capacity")) < 0)
 		return r;
 	uuid_generate_str(image);
 	json_object *rec = new_record(req->domain, image, true);

@@ -8,7 +8,9 @@
  *    must never be used alone (discarding the top would expose a half-merged
  *    parent). From there the merge only goes forward: an abort is ignored,
  *    recovery redoes the commit (idempotent), and if qemu-img fails the parent
- *    stays ILLEGAL and the deletion can be asked again.
+ *    stays ILLEGAL and the deletion can be asked again. Once the parent is
+ *    LEGAL again (a newer generation than the journal record noted), only the
+ *    top's removal is left: recovery finishes it.
  * Either way the volume is then removed. Before its commit point an
  * interrupted merge leaves a valid chain: what a safe rebase copied already is
  * equal to what was read through the volume. */
@@ -94,6 +96,7 @@ static int commit_forward(struct domain *d, const char *top_uuid, const char *pa
 	parent.legal = true;
 	if ((r = store_put_volume(d, &parent)) < 0)
 		return r;
+	crashpoint("merge.after_parent_legal");
 	return finish(d, top.uuid);
 }
 
@@ -154,6 +157,12 @@ static int recover(json_object *rec)
 		struct volume_meta parent;
 		if ((r = store_get_volume(rec_str(rec, "parent"), &parent)) < 0)
 			return r;
+		/* LEGAL again after the commit (a newer generation than at submission:
+		 * only the top's removal is left), or not yet made ILLEGAL */
+		json_object *g;
+		if (parent.legal && json_object_object_get_ex(rec, "parent_generation", &g) &&
+		    parent.generation > (uint64_t)json_object_get_int64(g))
+			return finish(&d, vol.uuid);
 		if (parent.legal)
 			return rolled_back(rec); /* stopped before the commit point */
 		return commit_forward(&d, vol.uuid, parent.uuid, NULL);
@@ -219,5 +228,9 @@ int op_snapshot_delete(const char *domain, const char *image, const char *volume
 	rec_add_str(rec, "child", is_top ? "" : v[i + 1].uuid);
 	rec_add_str(rec, "parent", v[i].parent);
 	rec_add_str(rec, "parent_image", v[i].parent_image);
+	/* recovery tells a commit that ended (parent written LEGAL again) from
+	 * one that never began (parent LEGAL as it was) by this */
+	if (is_top)
+		rec_add_int(rec, "parent_generation", (int64_t)v[i - 1].generation);
 	return op_submit(&op_merge, domain, rec, image, NULL, NULL, ret);
 }

@@ -36,6 +36,10 @@ int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc,
  * check -r leaks); other damage is reported, not repaired. */
 int qemu_img_repair_leaks(const char *path);
 
+/* Checks a qcow2 image without changing it (qemu-img check -U): the numbers
+ * of corruptions and leaked clusters; -SP_E_TOOL_FAILED if it cannot be read. */
+int qemu_img_check(const char *path, uint64_t *ret_corruptions, uint64_t *ret_leaks);
+
 /* Bytes a fully allocated image of this format and capacity needs (qemu-img
  * measure): the most a thin qcow2 volume on a block domain may ever take.
  * The answer depends on nothing else: the last answers are remembered (every

@@ -26,6 +26,7 @@ static struct {
 	pthread_t *workers;
 	int n_workers;
 	atomic_bool stopping; /* read outside the lock by end_task */
+	atomic_uint_fast64_t submitted;
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .queued = PTHREAD_COND_INITIALIZER,
 	 .changed = PTHREAD_COND_INITIALIZER };
@@ -113,8 +114,11 @@ void task_add_ended(struct task *t)
 	pthread_mutex_unlock(&tr.lock);
 }
 
+uint64_t task_submitted_count(void) { return atomic_load(&tr.submitted); }
+
 void task_submit(struct task *t)
 {
+	atomic_fetch_add(&tr.submitted, 1);
 	pthread_mutex_lock(&tr.lock);
 	remember(t);
 	if (tr.q_len == tr.q_cap) {
@@ -259,7 +263,14 @@ static json_object *to_json(const struct task *t)
 	json_object_object_add(o, "recovered", json_object_new_boolean(t->recovered));
 	json_object_object_add(o, "created_ms", json_object_new_int64(t->created_ms));
 	json_object_object_add(o, "ended_ms", t->ended_ms ? json_object_new_int64(t->ended_ms) : NULL);
-	json_object_object_add(o, "result", t->result ? json_object_get(t->result) : NULL);
+	/* a copy, not a reference: json-c's reference counts are not atomic
+	 * (Debian builds it without ENABLE_THREADING), and each answer is freed
+	 * on its own connection's thread, outside this lock; a shared result
+	 * corrupted the heap under concurrent GET /v1/tasks (bench/load.py) */
+	json_object *result = NULL;
+	if (t->result && json_object_deep_copy(t->result, &result, NULL) < 0)
+		result = NULL;
+	json_object_object_add(o, "result", result);
 	if (t->state == TASK_FAILED || t->state == TASK_ABORTED) {
 		json_object *e = json_object_new_object();
 		json_object_object_add(e, "code", json_object_new_string(t->error.kind));
@@ -339,6 +350,15 @@ int task_abort(const char *uuid)
 	if (dequeued)
 		end_task(t, sp_error_set(-SP_E_ABORTED, "aborted", "", "task %s aborted before it started", uuid));
 	return r;
+}
+
+bool task_active(const char *uuid)
+{
+	pthread_mutex_lock(&tr.lock);
+	struct task *t = tr.by_uuid ? hashmap_get(tr.by_uuid, uuid) : NULL;
+	bool active = t && t->state <= TASK_RUNNING;
+	pthread_mutex_unlock(&tr.lock);
+	return active;
 }
 
 void task_counts(int counts[5])

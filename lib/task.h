@@ -60,6 +60,11 @@ json_object *task_list_json(void);
 /* Asks a task to abort: a queued task ends at once, a running one at its next
  * abort point (before its commit point). -SP_E_NOT_FOUND / -SP_E_CONFLICT if ended. */
 int task_abort(const char *uuid);
+/* How many tasks were ever submitted in this process (a change of it shows
+ * that a task came and went meanwhile). */
+uint64_t task_submitted_count(void);
+/* Whether the task is queued or running in this process. */
+bool task_active(const char *uuid);
 /* Counts by state, for /metrics and tests. */
 void task_counts(int counts[5]);
 

@@ -45,6 +45,10 @@ void sp_error_clear(void);
 /* Copies this thread's last error into *dst. */
 void sp_error_copy(struct sp_error *dst);
 
+/* The API code of a failed read or write: a full file system or VG is
+ * "no_space" (HTTP 507), anything else "io_error". */
+static inline const char *sp_io_kind(int code) { return code == -ENOSPC ? "no_space" : "io_error"; }
+
 /* Shorthands for the common cases. */
 #define sp_bad_field(field, ...) sp_error_set(-SP_E_BAD_REQUEST, "invalid_field", (field), __VA_ARGS__)
 #define sp_not_found(...) sp_error_set(-SP_E_NOT_FOUND, "not_found", "", __VA_ARGS__)

@@ -28,6 +28,11 @@ g. a pool over NFS and which LUNs are shared (issue 6): guest 1 serves NFSv4 (th
    in the pool on it is refused (409 device_not_shared), forced it is made. Guest 2
    leaves the pool: its report is erased and the solo LUN counts as shared by guest 1,
    now the pool's only host.
+h. slow and failing devices (issue 8): block domains on device-mapper devices built over
+   the boot LUN's multipath map (dmsetup, argv in the guest): on dm-delay (every I/O
+   delayed) operations are slow but succeed; on dm-flakey switched to fail every I/O, a
+   create ends (refused or failed) within a bound with an error naming what failed; the
+   agent serves other requests meanwhile.
 
 Run by hand: python3 tests/cluster/test_devices.py (root).
 """
@@ -339,6 +344,100 @@ class DevicesTest(unittest.TestCase):
         poll(lambda: self.sharing(h1, solo["wwid"]) == (True, []), "h1: the solo LUN shared by the pool's hosts",
              timeout=120)
         self.assertEqual(self.sharing(h2, boot), (None, []), "guest 2 is in no pool now")
+
+    def sectors(self, guest, dev):
+        rc, out = guest.run("blockdev --getsz %s" % dev, check=True)
+        return int(out.split()[-1])
+
+    def dm_create(self, guest, name, table):
+        guest.run("dmsetup create %s --table '%s' && udevadm settle" % (name, table), check=True)
+
+    def dm_reload(self, guest, name, table):
+        guest.run("dmsetup suspend %s && dmsetup reload %s --table '%s' && dmsetup resume %s"
+                  % (name, name, table, name), check=True)
+
+    def served_meanwhile(self, guest, task):
+        """Other requests are answered while task runs on the troubled device."""
+        st, host = guest.get("/v1/host")
+        self.assertEqual(st, 200, host)
+        st, doms = guest.get("/v1/domains")
+        self.assertEqual(st, 200, doms)
+        st, t = guest.get("/v1/tasks/" + task)
+        return t["state"] in ("queued", "running")
+
+    def test_h_slow_and_failing_devices(self):
+        h1 = self.g[0]
+        h1.run("modprobe -a dm-delay dm-flakey", check=True)
+        mp = self.device_of_target(h1, IQN)["path"]
+        # two halves of the boot LUN (4 GiB: a VG of 2 GiB has room for a few 128 MiB volumes
+        # beside its metadata and special LVs); 30 ms on every read and write of the first
+        part = 2 * GiB // 512
+        self.assertGreaterEqual(self.sectors(h1, mp), 2 * part)
+        self.dm_create(h1, "sp-slow", "0 %d delay %s 0 30" % (part, mp))
+        self.dm_create(h1, "sp-flaky", "0 %d flakey %s %d 3600 0" % (part, mp, part))
+        try:
+            # slow: every operation succeeds, only later
+            t0 = time.monotonic()
+            st, slow = h1.post("/v1/domains", {"name": "slowdom", "kind": "block", "devices": ["/dev/mapper/sp-slow"]})
+            self.assertEqual(st, 201, slow)
+            st, acc = h1.post("/v1/domains/%s/images" % slow["uuid"],
+                              {"name": "s", "format": "raw", "capacity": 128 * MiB})
+            self.assertEqual(st, 202, acc)
+            overlapped = self.served_meanwhile(h1, acc["task"])
+            t = h1.wait_task(acc["task"], timeout=300)
+            self.assertEqual(t["state"], "finished", t)
+            acc2, _ = acc, None
+            st, acc = h1.post("/v1/domains/%s/images/%s/snapshots" % (slow["uuid"], acc2["image"]))
+            self.assertEqual(st, 202, acc)
+            self.assertEqual(h1.wait_task(acc["task"], timeout=300)["state"], "finished")
+            st, rep = h1.get("/v1/domains/%s/check" % slow["uuid"])
+            self.assertEqual((st, rep["problems"]), (200, []), rep)
+            print("\nslow device: domain, image, snapshot and check in %.1f s; other requests answered "
+                  "while the create ran: %s" % (time.monotonic() - t0, overlapped), flush=True)
+
+            # failing: a domain made while the device works, then every I/O fails
+            st, flaky = h1.post("/v1/domains", {"name": "flakydom", "kind": "block",
+                                               "devices": ["/dev/mapper/sp-flaky"]})
+            self.assertEqual(st, 201, flaky)
+            self.dm_reload(h1, "sp-flaky", "0 %d flakey %s %d 0 3600" % (part, mp, part))
+            t0 = time.monotonic()
+            st, acc = h1.post("/v1/domains/%s/images" % flaky["uuid"],
+                              {"name": "f", "format": "raw", "capacity": 128 * MiB})
+            if st == 202:
+                self.served_meanwhile(h1, acc["task"])
+                t = h1.wait_task(acc["task"], timeout=300)
+                self.assertEqual(t["state"], "failed", t)
+                err = t["error"]
+            else:
+                self.assertGreaterEqual(st, 500, acc)
+                err = acc["error"]
+            elapsed = time.monotonic() - t0
+            print("failing device: %s after %.1f s: %s" % (err["code"], elapsed, err["message"][:300]), flush=True)
+            self.assertLess(elapsed, 240, "an operation on a failing device must end in bounded time")
+            self.assertTrue(flaky["uuid"] in err["message"] or "sp-flaky" in err["message"], err)
+            # the rest of the host is not held up
+            st, imgs = h1.get("/v1/domains/%s/images" % slow["uuid"])
+            self.assertEqual((st, len(imgs)), (200, 1), imgs)
+            self.assertEqual(len(imgs[0]["volumes"]), 2, imgs)
+            st, acc = h1.post("/v1/domains/%s/images" % slow["uuid"], {"name": "s2", "format": "raw",
+                                                                       "capacity": 128 * MiB})
+            self.assertEqual(st, 202, acc)
+            self.assertEqual(h1.wait_task(acc["task"], timeout=300)["state"], "finished")
+        finally:
+            # the device works again; the domains go, then the mappings
+            h1.run("dmsetup suspend sp-flaky; dmsetup reload sp-flaky --table '0 %d linear %s %d'; "
+                   "dmsetup resume sp-flaky" % (part, mp, part))
+            for name in ("slowdom", "flakydom"):
+                st, doms = h1.get("/v1/domains")
+                for d in doms:
+                    if d["name"] == name:
+                        st, imgs = h1.get("/v1/domains/%s/images" % d["uuid"])
+                        for i in imgs if st == 200 else []:
+                            st, acc = h1.request("DELETE", "/v1/domains/%s/images/%s" % (d["uuid"], i["uuid"]))
+                            if st == 202:
+                                h1.wait_task(acc["task"], timeout=300)
+                        h1.request("DELETE", "/v1/domains/" + d["uuid"])
+            h1.run("dmsetup remove sp-slow; dmsetup remove sp-flaky")
 
 
 if __name__ == "__main__":

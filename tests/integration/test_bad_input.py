@@ -261,6 +261,7 @@ class BadInputTest(DaemonTest):
                     ("POST", self.img_path(bad) + "/copy", {"domain": self.dom2}, "image"),
                     ("POST", self.img_path(bad) + "/resize", {"capacity": 64 * MiB}, "image"),
                     ("POST", "/v1/tasks/%s/abort" % bad, None, "task"),
+                    ("GET", "/v1/domains/%s/check" % bad, None, "domain"),
                 ]
                 for method, path, body, field in routes:
                     self.refused(method, path, body=body, field=field)
@@ -333,6 +334,7 @@ class BadInputTest(DaemonTest):
             ("POST", other + "/copy", {"domain": self.dom2}),
             ("POST", self.img_path(NO_UUID) + "/resize", {"capacity": 64 * MiB}),
             ("POST", "/v1/tasks/%s/abort" % NO_UUID, None),
+            ("GET", "/v1/domains/%s/check" % NO_UUID, None),
         ]
         for method, path, body in cases:
             with self.subTest(method=method, path=path):

@@ -220,6 +220,24 @@ class UnixSocketTest(DaemonTest):
         self.assertEqual(c.getresponse().status, 200)
         c.close()
 
+    def test_socket_held_but_not_served_is_replaced(self):
+        # after a kill -9, a child between fork and exec may still hold the
+        # listening socket: connections complete, nobody answers (found by
+        # test_faults.py: the restarted daemon refused to start)
+        self.assertEqual(self.d.stop(), 0)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.d.sock)
+        s.listen(8)  # never accepted
+        try:
+            self.d.start()
+            self.assertIn("removed the stale local_socket", self.d.read_log())
+            c = UnixHTTPConnection(self.d.sock)
+            c.request("GET", "/v1/host")
+            self.assertEqual(c.getresponse().status, 200)
+            c.close()
+        finally:
+            s.close()
+
     def test_second_daemon_does_not_take_a_live_socket(self):
         os.mkdir(os.path.join(self.tmp, "other"))
         other = Daemon(os.path.join(self.tmp, "other"), conf_extra="local_socket = %s\n" % self.d.sock)
