@@ -8,6 +8,7 @@
 #include "lib/activation.h"
 #include "lib/ops.h"
 #include "lib/store.h"
+#include "lib/thinmon.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 
@@ -69,8 +70,10 @@ static void list_volumes(const struct request *req, struct response *res)
 static void get_volume(const struct request *req, struct response *res)
 {
 	json_object *o = store_volume_json(DOMAIN, IMAGE, VOLUME);
-	if (o)
+	if (o) {
 		activation_volume_json(o, DOMAIN, VOLUME);
+		thinmon_volume_json(o, VOLUME);
+	}
 	reply_found(res, o);
 }
 
