@@ -24,6 +24,9 @@ void config_defaults(struct config *c)
 	c->lvm_activation = true;
 	c->thin_initial_size = 1ULL << 30;
 	c->thin_extend_chunk = 1ULL << 30;
+	c->thin_watermark_percent = 20;
+	c->mailbox_poll_ms = 10;
+	c->mailbox_timeout_s = 60;
 	c->sanlock = true;
 	c->sanlock_io_timeout = 10;
 	c->tls = true;
@@ -116,6 +119,15 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "thin_extend_chunk_mib") == 0) {
 		if ((r = parse_int(v, 128, 1024 * 1024, &n)) == 0)
 			c->thin_extend_chunk = (uint64_t)n << 20;
+	} else if (strcmp(key, "thin_watermark_percent") == 0) {
+		if ((r = parse_int(v, 0, 100, &n)) == 0)
+			c->thin_watermark_percent = (int)n;
+	} else if (strcmp(key, "mailbox_poll_ms") == 0) {
+		if ((r = parse_int(v, 1, 1000, &n)) == 0)
+			c->mailbox_poll_ms = (int)n;
+	} else if (strcmp(key, "mailbox_timeout_s") == 0) {
+		if ((r = parse_int(v, 1, 3600, &n)) == 0)
+			c->mailbox_timeout_s = (int)n;
 	} else if (strcmp(key, "sanlock") == 0) {
 		r = parse_bool(v, &c->sanlock);
 	} else if (strcmp(key, "sanlock_io_timeout") == 0) {

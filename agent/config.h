@@ -21,6 +21,9 @@ struct config {
 	bool lvm_activation;    /* activate LVs (device-mapper); off only in the fast test tier */
 	uint64_t thin_initial_size; /* first LV size of a thin qcow2 volume on a block domain */
 	uint64_t thin_extend_chunk; /* growth of a thin qcow2 LV by an extend without a size */
+	int thin_watermark_percent; /* extend once this much of the last chunk is used (lib/thin_policy.h) */
+	int mailbox_poll_ms;        /* how often the SPM reads a pool's inbox, and a host its answer */
+	int mailbox_timeout_s;      /* how long a host waits for the SPM to answer an extend */
 	bool sanlock;               /* leases and the SPM through sanlock; off: this host manages its pools alone */
 	int sanlock_io_timeout;     /* seconds, for the lockspaces this host formats */
 	bool tls;                   /* mutual TLS on TCP; off only on a loopback listen_address */

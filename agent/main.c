@@ -16,6 +16,8 @@
 #include "lib/connections.h"
 #include "lib/devices.h"
 #include "lib/domain_block.h"
+#include "lib/extend.h"
+#include "lib/mailbox.h"
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -107,6 +109,11 @@ int main(int argc, char **argv)
 	domain_block_configure(&(struct block_settings){
 		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size,
 		.extend_chunk = cfg.thin_extend_chunk });
+	extend_configure(&(struct extend_settings){ .chunk = cfg.thin_extend_chunk,
+						    .watermark_percent = (unsigned)cfg.thin_watermark_percent });
+	mailbox_configure(&(struct mailbox_settings){ .poll_ms = (unsigned)cfg.mailbox_poll_ms,
+						      .timeout_ms = (unsigned)cfg.mailbox_timeout_s * 1000,
+						      .host_id = (unsigned)cfg.host_id, .handler = extend_serve });
 	if (!cfg.sanlock)
 		log_info("leases are off (sanlock = no): this host manages its pools alone");
 	if (store_open(cfg.data_dir) < 0 ||

@@ -6,6 +6,7 @@
 #include "api/body.h"
 #include "api/route.h"
 #include "lib/activation.h"
+#include "lib/extend.h"
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/thinmon.h"
@@ -113,16 +114,29 @@ static void refresh_volume(const struct request *req, struct response *res)
 	reply_done(res, r, body);
 }
 
-static void extend_volume(const struct request *req, struct response *res)
+static void extend_volume_route(const struct request *req, struct response *res)
 {
 	static const struct field_spec spec[] = { { "size", FIELD_INT, false } };
 	json_object *body = NULL;
 	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
 	int64_t size = r == 0 ? body_int(req->body, "size", 0) : 0;
-	if (r == 0 && req->body && json_object_object_get_ex(req->body, "size", NULL) && size <= 0)
-		r = sp_bad_field("size", "size must be a positive number of bytes");
-	if (r == 0)
-		r = activation_extend(DOMAIN, IMAGE, VOLUME, (uint64_t)size, &body);
+	struct extend_result x;
+	if (r == 0 && req->body && json_object_object_get_ex(req->body, "size", NULL) && (size <= 0 || size % 512))
+		r = sp_bad_field("size", "size must be a positive multiple of 512 bytes");
+	/* on the SPM directly, elsewhere through the pool's mailbox */
+	if (r == 0 && (r = extend_volume(DOMAIN, IMAGE, VOLUME, (uint64_t)size, &x)) == 0) {
+		if (!(body = store_volume_json(DOMAIN, IMAGE, VOLUME)))
+			r = sp_error_last()->code;
+		else
+			activation_volume_json(body, DOMAIN, VOLUME);
+	}
+	if (body) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "from", json_object_new_int64((int64_t)x.from));
+		json_object_object_add(e, "to", json_object_new_int64((int64_t)x.to));
+		json_object_object_add(e, "latency_ms", json_object_new_double((double)x.latency_us / 1000.0));
+		json_object_object_add(body, "extend", e);
+	}
 	reply_done(res, r, body);
 }
 
@@ -232,9 +246,10 @@ const struct route image_routes[] = {
 	{ "GET", IMG "/volumes", list_volumes },
 	{ "GET", IMG "/volumes/{volume}", get_volume },
 	{ "DELETE", IMG "/volumes/{volume}", delete_volume },
-	/* activation writes no VG metadata: every host; extend grows an LV: the SPM */
+	/* activation writes no VG metadata: every host; extend grows an LV on the
+	 * SPM, asked through the mailbox from the other hosts: every host too */
 	{ "POST", IMG "/volumes/{volume}/refresh", refresh_volume, .host_local = true },
-	{ "POST", IMG "/volumes/{volume}/extend", extend_volume },
+	{ "POST", IMG "/volumes/{volume}/extend", extend_volume_route, .host_local = true },
 	{ "POST", IMG "/prepare", prepare_image, .host_local = true },
 	{ "POST", IMG "/teardown", teardown_image, .host_local = true },
 	{ "GET", IMG "/snapshots", list_snapshots },

@@ -11,6 +11,7 @@
 
 #include "lease/lease.h"
 #include "lib/lvm.h"
+#include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/ops.h"
 #include "lib/store.h"
@@ -199,8 +200,16 @@ static void demote(struct pool_state *p, int from, const char *why)
 		return;
 	atomic_store(&p->holder, 0);
 	set_pool_writable(p->uuid, false);
+	mailbox_serve_stop(p->uuid);
 	metrics_lease_state(p->master, SPM_LEASE_NAME, "lost");
 	log_error("pool %s: no longer SPM (generation %" PRIu64 "): %s", p->uuid, atomic_load(&p->generation), why);
+}
+
+/* Makes this host's inbox slot of the pool's mailbox known to any SPM. */
+static void announce(const char *pool)
+{
+	if (mailbox_announce(pool, S.cfg.host_id) < 0)
+		log_warning("pool %s: cannot announce this host in the mailbox: %s", pool, sp_error_last()->message);
 }
 
 int spm_pool_created(const char *pool)
@@ -215,13 +224,17 @@ int spm_pool_created(const char *pool)
 	if ((r = spm_ref(p, &ref)) < 0 || (r = lease_format(&ref)) < 0)
 		return r;
 	lvm_vg_set_read_only(p->master, true);
+	announce(pool);
 	return join_domain(p, p->master, true);
 }
 
 int spm_pool_connected(const char *pool)
 {
 	struct pool_state *p = pool_add(pool);
-	return S.cfg.enabled ? join_pool(p) : 0;
+	if (!S.cfg.enabled)
+		return 0;
+	announce(pool);
+	return join_pool(p);
 }
 
 int spm_domain_added(const char *domain)
@@ -317,6 +330,9 @@ int spm_start(const char *pool)
 		return sp_error_set(-SP_E_NOT_SPM, "not_spm", "", "pool %s: the SPM lease was lost while starting", pool);
 	atomic_store(&p->holder, S.cfg.host_id);
 	log_info("pool %s: this host (%u) is SPM, generation %" PRIu64, pool, S.cfg.host_id, generation);
+	/* the other hosts' extend requests, those left pending by the last SPM first */
+	if (mailbox_serve_start(pool) < 0)
+		log_error("pool %s: %s", pool, sp_error_last()->message);
 	return 0;
 }
 
@@ -344,6 +360,7 @@ int spm_stop(const char *pool)
 			return sp_conflict("pool %s: tasks are queued or running on domain %s", pool, domains[i]);
 		}
 	set_pool_writable(pool, false);
+	mailbox_serve_stop(pool);
 	atomic_store(&p->holder, 0);
 	if ((r = spm_ref(p, &ref)) < 0 || (r = lease_release(S.client, &ref)) < 0)
 		return r;
@@ -565,8 +582,10 @@ int spm_service_start(const struct spm_settings *s)
 	for (size_t i = 0; i < json_object_array_length(pools); i++) {
 		const char *uuid = json_object_get_string(json_object_object_get(json_object_array_get_idx(pools, i), "uuid"));
 		struct pool_state *p = pool_add(uuid);
-		if (S.cfg.enabled)
+		if (S.cfg.enabled) {
 			set_pool_writable(p->uuid, false);
+			announce(p->uuid);
+		}
 	}
 	if (!S.cfg.enabled)
 		return 0;
@@ -582,6 +601,7 @@ int spm_service_start(const struct spm_settings *s)
 
 void spm_service_stop(void)
 {
+	mailbox_serve_stop_all();
 	if (S.running) {
 		pthread_mutex_lock(&S.lock);
 		S.stopping = true;

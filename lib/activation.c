@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/domain.h"
+#include "lib/extend.h"
 #include "lib/ops_common.h"
 #include "lib/store.h"
 #include "lib/thinmon.h"
@@ -445,22 +446,6 @@ int activation_refresh(const char *domain, const char *image, const char *volume
 	return volume_result(domain, image, volume, ret);
 }
 
-int activation_extend(const char *domain, const char *image, const char *volume, uint64_t size, json_object **ret)
-{
-	struct domain d;
-	struct volume_meta m;
-	int r;
-
-	if ((r = volume_of(domain, image, volume, &d, &m)) < 0)
-		return r;
-	if (!m.legal)
-		return sp_conflict("volume %s is ILLEGAL", volume);
-	if ((r = d.ops->volume_extend(&d, &m, size)) < 0)
-		return r;
-	log_info("domain %s: volume %s extended", domain, volume);
-	return volume_result(domain, image, volume, ret);
-}
-
 int activation_refuse_prepared(const char *image)
 {
 	MUTEX_SCOPE(&lock);
@@ -493,6 +478,7 @@ void activation_volume_json(json_object *o, const char *domain, const char *volu
 	if (d.ops->volume_state(&d, volume, &active, &size) == 0) {
 		json_object_object_add(o, "active", json_object_new_boolean(active));
 		json_object_object_add(o, "lv_size", json_object_new_int64((int64_t)size));
+		json_object_object_add(o, "extend_history", extend_history_json(volume));
 	}
 	sp_error_clear();
 }

@@ -41,8 +41,6 @@ int activation_prepare(const char *domain, const char *image, json_object **ret)
 int activation_teardown(const char *domain, const char *image, json_object **ret);
 /* lvchange --refresh of a volume (after the SPM grew its LV); *ret: the volume's JSON. */
 int activation_refresh(const char *domain, const char *image, const char *volume, json_object **ret);
-/* Grows a thin volume's LV to size bytes (0: by the configured chunk); *ret: the volume's JSON. */
-int activation_extend(const char *domain, const char *image, const char *volume, uint64_t size, json_object **ret);
 /* -SP_E_CONFLICT (recorded) if image is prepared on this host: operations
  * that remove or rewrite its volumes offline wait for its teardown. */
 int activation_refuse_prepared(const char *image);

@@ -85,6 +85,10 @@ struct domain_ops {
 	 * metadata (SPM only). -SP_E_BAD_REQUEST (field "size") for a bad size,
 	 * -SP_E_CONFLICT if the volume cannot or need not grow. */
 	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size);
+	/* The most volume_extend may give a volume: what a fully allocated one of
+	 * its capacity needs. NULL where volumes have no space of their own to
+	 * grow (file); -SP_E_CONFLICT (recorded) for a volume that cannot grow. */
+	int (*volume_max_size)(struct domain *d, const struct volume_meta *m, uint64_t *ret);
 
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);

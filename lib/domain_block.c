@@ -282,16 +282,22 @@ static int lv_max_size(const struct volume_meta *m, uint64_t *ret)
 	return 0;
 }
 
+static int block_volume_max_size(struct domain *d, const struct volume_meta *m, uint64_t *ret)
+{
+	(void)d;
+	if (m->format != VOL_FORMAT_QCOW2 || m->alloc != VOL_ALLOC_SPARSE)
+		return sp_conflict("volume %s is %s %s: only thin qcow2 volumes grow their LV", m->uuid,
+				   vol_alloc_str(m->alloc), vol_format_str(m->format));
+	return lv_max_size(m, ret);
+}
+
 static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
 {
 	struct lvm_lv lv;
 	uint64_t max;
 	int r;
 
-	if (m->format != VOL_FORMAT_QCOW2 || m->alloc != VOL_ALLOC_SPARSE)
-		return sp_conflict("volume %s is %s %s: only thin qcow2 volumes grow their LV", m->uuid,
-				   vol_alloc_str(m->alloc), vol_format_str(m->format));
-	if ((r = find_lv(d, m->uuid, &lv)) < 0 || (r = lv_max_size(m, &max)) < 0)
+	if ((r = block_volume_max_size(d, m, &max)) < 0 || (r = find_lv(d, m->uuid, &lv)) < 0)
 		return r;
 	if (size && size % 512)
 		return sp_bad_field("size", "size %" PRIu64 " is not a multiple of 512", size);
@@ -557,6 +563,7 @@ const struct domain_ops domain_block_ops = {
 	.volume_refresh = block_volume_refresh,
 	.volume_state = block_volume_state,
 	.volume_extend = block_volume_extend,
+	.volume_max_size = block_volume_max_size,
 	.remove = block_remove,
 	.lease_area = block_lease_area,
 	.pool_md_write = block_pool_md_write,

@@ -1,42 +1,364 @@
+/* Extending thin volumes: direct on the SPM, through the mailbox elsewhere;
+ * coalescing, retries and the per-host history. */
 #include "lib/extend.h"
 
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#include "lib/activation.h"
 #include "lib/domain.h"
+#include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/store.h"
+#include "lib/thin_policy.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
+#include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/xalloc.h"
 
-/* First version: the direct path only (SPM or a host managing its pools alone). */
-int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
-		  struct extend_result *ret)
+/* An extend that failed for a reason that may pass (I/O, an LVM or qemu-img
+ * failure, no SPM answering) is tried this many times in all. */
+#define ATTEMPTS 3
+#define RETRY_PAUSE_MS 200
+
+static struct extend_settings settings = { .chunk = 1ULL << 30, .watermark_percent = 20 };
+
+void extend_configure(const struct extend_settings *s) { settings = *s; }
+
+const struct extend_settings *extend_settings(void) { return &settings; }
+
+static uint64_t realtime_ms(void)
 {
-	uint64_t t0 = metric_now_ns(), from = 0, to = 0;
-	struct domain d;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- history ---- */
+
+struct history_entry {
+	uint64_t time_ms, from, to, latency_us;
+	const char *via;
+	unsigned host;
+	char error[256]; /* "" on success */
+};
+
+struct history {
+	struct history_entry e[EXTEND_HISTORY_MAX];
+	size_t n, next;
+};
+
+static pthread_mutex_t history_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hashmap *histories; /* volume uuid -> struct history */
+
+static void history_add(const char *volume, const struct history_entry *e)
+{
+	MUTEX_SCOPE(&history_lock);
+	if (!histories)
+		histories = hashmap_new(free);
+	struct history *h = hashmap_get(histories, volume);
+	if (!h) {
+		h = xcalloc(1, sizeof(*h));
+		hashmap_put(histories, volume, h);
+	}
+	h->e[h->next] = *e;
+	h->next = (h->next + 1) % EXTEND_HISTORY_MAX;
+	if (h->n < EXTEND_HISTORY_MAX)
+		h->n++;
+}
+
+json_object *extend_history_json(const char *volume)
+{
+	json_object *a = json_object_new_array();
+	MUTEX_SCOPE(&history_lock);
+	struct history *h = histories ? hashmap_get(histories, volume) : NULL;
+	for (size_t i = 0; h && i < h->n; i++) {
+		const struct history_entry *e = &h->e[(h->next + EXTEND_HISTORY_MAX - h->n + i) % EXTEND_HISTORY_MAX];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "time_ms", json_object_new_int64((int64_t)e->time_ms));
+		json_object_object_add(o, "from", json_object_new_int64((int64_t)e->from));
+		json_object_object_add(o, "to", json_object_new_int64((int64_t)e->to));
+		json_object_object_add(o, "latency_ms", json_object_new_double((double)e->latency_us / 1000.0));
+		json_object_object_add(o, "via", json_object_new_string(e->via));
+		json_object_object_add(o, "host", json_object_new_int((int)e->host));
+		if (e->error[0])
+			json_object_object_add(o, "error", json_object_new_string(e->error));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* ---- growing the LV where this host may write (the SPM) ---- */
+
+/* One grow at a time on this host: two requests for one LV (the API and the
+ * mailbox poller) read its size and extend in one step, never interleaved. */
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int volume_lookup(const char *domain, const char *image, const char *volume, struct domain *ret_d,
+			 struct volume_meta *ret_m)
+{
+	int r;
+	if ((r = store_get_domain(domain, ret_d)) < 0)
+		return r;
+	/* a volume the SPM made since this host last read the domain: read it again */
+	if (store_get_volume(volume, ret_m) < 0 && store_domain_rescan(domain) == 0)
+		sp_error_clear();
+	if (store_get_volume(volume, ret_m) < 0 || strcmp(ret_m->image, image) != 0 || strcmp(ret_m->domain, domain) != 0)
+		return sp_not_found("volume %s not found in image %s of domain %s", volume, image, domain);
+	if (!ret_d->ops->volume_max_size)
+		return sp_conflict("volume %s is a file on domain %s: it grows by itself, there is no LV to extend", volume,
+				   domain);
+	return 0;
+}
+
+static uint64_t round_up_512(uint64_t v) { return (v + 511) / 512 * 512; }
+
+/* Grows the LV to at least min_size (0: by a chunk), capped at its maximum.
+ * *ret_from, *ret_to: its size before and after. */
+static int grow_here(struct domain *d, const struct volume_meta *m, uint64_t min_size, uint64_t *ret_from,
+		     uint64_t *ret_to)
+{
+	uint64_t from, max, to;
 	bool active;
 	int r;
 
-	if ((r = store_get_domain(domain, &d)) < 0)
+	if (!m->legal)
+		return sp_conflict("volume %s is ILLEGAL", m->uuid);
+	MUTEX_SCOPE(&grow_lock);
+	if ((r = d->ops->volume_max_size(d, m, &max)) < 0 || (r = d->ops->volume_state(d, m->uuid, &active, &from)) < 0)
 		return r;
-	if ((r = d.ops->volume_state(&d, volume, &active, &from)) < 0)
-		return r == -ENOTSUP ? sp_conflict("volume %s is a file: it grows by itself", volume) : r;
-	if (!min_size || min_size > from) {
-		if ((r = store_check_writer(&d)) < 0)
+	uint64_t target = thin_next_size(from, min_size ? round_up_512(min_size) : 0, settings.chunk, max);
+	if (target > from) {
+		if ((r = d->ops->volume_extend(d, m, target)) < 0 ||
+		    (r = d->ops->volume_state(d, m->uuid, &active, &to)) < 0)
 			return r;
-		_cleanup_json_ json_object *o = NULL;
-		if ((r = activation_extend(domain, image, volume, min_size, &o)) < 0)
-			return r;
+		log_info("domain %s: volume %s extended from %" PRIu64 " to %" PRIu64 " bytes", d->uuid, m->uuid, from, to);
+	} else {
+		to = from;
 	}
-	if (active && (r = d.ops->volume_refresh(&d, image, volume)) < 0)
-		return r;
-	if ((r = d.ops->volume_state(&d, volume, &active, &to)) < 0)
-		return r;
-	uint64_t ns = metric_now_ns() - t0;
-	if (to != from)
-		metrics_extend(domain, ns);
-	*ret = (struct extend_result){ from, to, ns / 1000 };
+	*ret_from = from;
+	*ret_to = to;
 	return 0;
+}
+
+/* Copies as much of src as fits (the mailbox's and the history's fields are
+ * shorter than an error record's). */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void reply_error(struct mailbox_reply *a, int r)
+{
+	const struct sp_error *e = sp_error_last();
+	a->result = r;
+	copy_text(a->kind, sizeof(a->kind), e->code ? e->kind : "internal");
+	copy_text(a->field, sizeof(a->field), e->code ? e->field : "");
+	copy_text(a->message, sizeof(a->message), e->code ? e->message : "extend failed");
+}
+
+void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a)
+{
+	struct domain d = { 0 };
+	struct volume_meta m;
+	uint64_t from = 0, to = 0;
+	bool active;
+	int r;
+
+	sp_error_clear();
+	if ((r = volume_lookup(q->domain, q->image, q->volume, &d, &m)) < 0 || (r = store_check_writer(&d)) < 0 ||
+	    (r = grow_here(&d, &m, q->size, &from, &to)) < 0) {
+		reply_error(a, r);
+		if (d.ops && d.ops->volume_state(&d, q->volume, &active, &to) == 0)
+			a->size = to;
+		sp_error_clear();
+		return;
+	}
+	a->result = 0;
+	a->size = to;
+}
+
+/* ---- asking the SPM ---- */
+
+static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64_t min_size, uint64_t *ret_from,
+			   uint64_t *ret_to)
+{
+	const struct mailbox_settings *ms = mailbox_settings();
+	struct mailbox_reply a;
+	uint64_t from, max;
+	bool active;
+	int r;
+
+	if (!m->legal)
+		return sp_conflict("volume %s is ILLEGAL", m->uuid);
+	d->ops->forget_cache(d); /* the SPM may have grown it since this host looked */
+	if ((r = d->ops->volume_max_size(d, m, &max)) < 0 || (r = d->ops->volume_state(d, m->uuid, &active, &from)) < 0)
+		return r;
+	/* the request names an absolute size, so running it twice changes nothing */
+	uint64_t target = thin_next_size(from, min_size ? round_up_512(min_size) : 0, settings.chunk, max);
+	*ret_from = from;
+	if (target <= from) {
+		*ret_to = from;
+		return 0;
+	}
+	struct mailbox_request q = { .host_id = ms->host_id, .kind = MAILBOX_KIND_EXTEND, .size = target,
+				     .time_ms = realtime_ms() };
+	memcpy(q.domain, d->uuid, UUID_STR_LEN);
+	memcpy(q.image, m->image, UUID_STR_LEN);
+	memcpy(q.volume, m->uuid, UUID_STR_LEN);
+	if ((r = mailbox_ask(d->pool, &q, ms->poll_ms, ms->timeout_ms, &a)) < 0)
+		return r;
+	if (a.result < 0) {
+		r = sp_error_set(a.result, a.kind[0] ? a.kind : "internal", a.field, "SPM (host %u): %s", a.spm_host,
+				 a.message);
+		sp_error_set_spm_host(a.spm_host);
+		return r;
+	}
+	d->ops->forget_cache(d);
+	if ((r = d->ops->volume_state(d, m->uuid, &active, ret_to)) < 0)
+		return r;
+	if (*ret_to < a.size) /* what this host reads must be what the SPM made */
+		return sp_error_set(-EIO, "io_error", "", "volume %s: the SPM grew its LV to %" PRIu64
+				    " bytes but this host reads %" PRIu64, m->uuid, a.size, *ret_to);
+	return 0;
+}
+
+/* One attempt: direct where this host may write, else through the mailbox;
+ * then the LV refreshed here if it is active. */
+static int extend_once(const char *domain, const char *image, const char *volume, uint64_t min_size,
+		       struct extend_result *ret, const char **ret_via)
+{
+	struct domain d;
+	struct volume_meta m;
+	bool active = false;
+	uint64_t size;
+	int r;
+
+	if ((r = volume_lookup(domain, image, volume, &d, &m)) < 0)
+		return r;
+	r = store_check_writer(&d);
+	if (r == 0) {
+		*ret_via = "direct";
+		r = grow_here(&d, &m, min_size, &ret->from, &ret->to);
+	} else if (r == -SP_E_NOT_SPM) {
+		sp_error_clear();
+		*ret_via = "mailbox";
+		r = grow_by_mailbox(&d, &m, min_size, &ret->from, &ret->to);
+	}
+	if (r < 0)
+		return r;
+	/* the SPM's own lvextend resized its active LV; elsewhere the device
+	 * keeps its old size until refreshed */
+	if (strcmp(*ret_via, "mailbox") == 0 && d.ops->volume_state(&d, volume, &active, &size) == 0 && active &&
+	    (r = d.ops->volume_refresh(&d, image, volume)) < 0)
+		return r;
+	return 0;
+}
+
+static bool worth_retrying(int r)
+{
+	return r == -SP_E_TOOL_FAILED || r == -EIO || r == -ETIMEDOUT || r == -EAGAIN;
+}
+
+/* ---- coalescing ---- */
+
+/* An extend in flight for a volume: requests made meanwhile wait for it and,
+ * when it gives them what they asked, take its result. */
+struct inflight {
+	pthread_cond_t done_cv;
+	bool done;
+	int refs;
+	int result;
+	struct sp_error error;
+	struct extend_result res;
+};
+
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hashmap *inflight; /* volume uuid -> struct inflight */
+
+static void inflight_put(struct inflight *f)
+{
+	if (--f->refs == 0) {
+		pthread_cond_destroy(&f->done_cv);
+		free(f);
+	}
+}
+
+int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
+		  struct extend_result *ret)
+{
+	uint64_t t0 = metric_now_ns();
+	struct inflight *f;
+
+	pthread_mutex_lock(&inflight_lock);
+	if (!inflight)
+		inflight = hashmap_new(NULL);
+	while ((f = hashmap_get(inflight, volume))) {
+		f->refs++;
+		while (!f->done)
+			pthread_cond_wait(&f->done_cv, &inflight_lock);
+		bool served = min_size == 0 || (f->result == 0 && f->res.to >= min_size);
+		if (served) {
+			int r = f->result;
+			if (r < 0)
+				sp_error_set(f->error.code, f->error.kind, f->error.field, "%s", f->error.message);
+			else
+				*ret = (struct extend_result){ f->res.from, f->res.to, (metric_now_ns() - t0) / 1000 };
+			inflight_put(f);
+			pthread_mutex_unlock(&inflight_lock);
+			return r;
+		}
+		inflight_put(f); /* not enough for this request: run its own */
+	}
+	f = xcalloc(1, sizeof(*f));
+	pthread_cond_init(&f->done_cv, NULL);
+	f->refs = 1;
+	hashmap_put(inflight, volume, f);
+	pthread_mutex_unlock(&inflight_lock);
+
+	struct extend_result res = { 0 };
+	const char *via = NULL; /* set once the volume is found */
+	int r = 0;
+	for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		sp_error_clear();
+		r = extend_once(domain, image, volume, min_size, &res, &via);
+		if (r >= 0 || !worth_retrying(r) || attempt == ATTEMPTS)
+			break;
+		log_warning("volume %s: extend attempt %d failed (trying again): %s", volume, attempt,
+			    sp_error_last()->message);
+		nanosleep(&(struct timespec){ 0, RETRY_PAUSE_MS * 1000000L }, NULL);
+	}
+	uint64_t ns = metric_now_ns() - t0;
+	res.latency_us = ns / 1000;
+
+	struct history_entry e = { .time_ms = realtime_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
+				   .latency_us = res.latency_us, .via = via, .host = mailbox_settings()->host_id };
+	if (r < 0) {
+		copy_text(e.error, sizeof(e.error), sp_error_last()->message);
+		log_error("volume %s: extend failed: %s", volume, e.error); /* reported here, and in the history */
+	} else if (via && res.to != res.from) {
+		metrics_extend(domain, via, ns);
+	}
+	if (via && (r < 0 || res.to != res.from))
+		history_add(volume, &e);
+
+	pthread_mutex_lock(&inflight_lock);
+	f->result = r < 0 ? r : 0;
+	if (r < 0)
+		sp_error_copy(&f->error);
+	f->res = res;
+	f->done = true;
+	hashmap_remove(inflight, volume);
+	pthread_cond_broadcast(&f->done_cv);
+	inflight_put(f);
+	pthread_mutex_unlock(&inflight_lock);
+	if (r >= 0)
+		*ret = res;
+	return r < 0 ? r : 0;
 }

@@ -22,3 +22,27 @@ struct extend_result {
  * volume's history. -SP_E_* / -errno with the detail recorded. */
 int extend_volume(const char *domain, const char *image, const char *volume,
 		  uint64_t min_size, struct extend_result *ret);
+
+/* ---- for the agent's start-up, the SPM's mailbox poller and the API ---- */
+
+struct json_object;
+struct mailbox_request;
+struct mailbox_reply;
+
+struct extend_settings {
+	uint64_t chunk;           /* growth when no size is asked (thin_extend_chunk_mib) */
+	unsigned watermark_percent; /* thin_watermark_percent (lib/thin_policy.h) */
+};
+/* Before any thread starts. */
+void extend_configure(const struct extend_settings *s);
+const struct extend_settings *extend_settings(void);
+/* Runs a request read from the mailbox on this host, the SPM: grows the LV to
+ * at least q->size (capped), fills a's result, size and error (the
+ * mailbox_handler of lib/mailbox.h). */
+void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a);
+/* The volume's last extends asked on this host (kept in memory, the newest
+ * EXTEND_HISTORY_MAX), oldest first: [{"time_ms", "from", "to",
+ * "latency_ms", "via": "direct"|"mailbox", "host", "error" (failures
+ * only)}]. A new reference. */
+struct json_object *extend_history_json(const char *volume);
+#define EXTEND_HISTORY_MAX 32

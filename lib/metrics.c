@@ -284,9 +284,9 @@ void metrics_lvm_command(const char *cmd, uint64_t ns)
 			  ns);
 }
 
-void metrics_extend(const char *domain, uint64_t ns)
+void metrics_extend(const char *domain, const char *via, uint64_t ns)
 {
-	_cleanup_free_ char *l = metric_labels("domain", domain, NULL);
+	_cleanup_free_ char *l = metric_labels("domain", domain, "via", via, NULL);
 	metric_observe_ns(metric_histogram("sanpool_extend_duration_seconds",
 					   "Time to extend a thin volume's LV, from request to done", l),
 			  ns);

@@ -45,9 +45,9 @@ char *metrics_render(size_t *ret_len);
 void metrics_http_request(const char *method, const char *route, int status, uint64_t ns);
 /* One LVM command (cmd: its name, "lvcreate") and how long it took. */
 void metrics_lvm_command(const char *cmd, uint64_t ns);
-/* Hooks for code being written (issue 8): call them from there.
- * An extend of a thin volume's LV on domain, from request to done. */
-void metrics_extend(const char *domain, uint64_t ns);
+/* An extend of a thin volume's LV on domain (lib/extend.c), from request to
+ * the refreshed LV on this host; via "direct" (this host is SPM) or "mailbox". */
+void metrics_extend(const char *domain, const char *via, uint64_t ns);
 /* The state of a lease: lockspace (a domain or pool UUID), resource ("" for
  * the host id lease itself), state one of "free", "acquiring", "held",
  * "releasing", "lost". Exactly one state of a lease reads 1. */

@@ -192,20 +192,32 @@ class BlockFastTierTest(DaemonTest):
         st, v = self.d.post(url, {"size": 2 * GiB + 512})
         self.assertEqual(st, 200, v)
         self.assertEqual(self.lv_size(vol), 2 * GiB + EXTENT)
-        # bad sizes name the field and change nothing
+        # a bad size names the field and changes nothing
+        st, err = self.d.post(url, {"size": 2 * GiB + EXTENT + 100})
+        self.assertEqual(st, 400, err)
+        self.assertEqual(err["error"]["field"], "size", err)
+        self.assertEqual(self.lv_size(vol), 2 * GiB + EXTENT)
+        # a size "at least" reached already: nothing to do
         full = self.measure(capacity)
-        for size in (GiB, 2 * GiB + EXTENT, full + EXTENT, 2 * GiB + EXTENT + 100):
-            st, err = self.d.post(url, {"size": size})
-            self.assertEqual(st, 400, (size, err))
-            self.assertEqual(err["error"]["field"], "size", err)
+        for size in (GiB, 2 * GiB + EXTENT):
+            st, v = self.d.post(url, {"size": size})
+            self.assertEqual(st, 200, (size, v))
+            self.assertEqual((v["extend"]["from"], v["extend"]["to"]), (2 * GiB + EXTENT, 2 * GiB + EXTENT))
             self.assertEqual(self.lv_size(vol), 2 * GiB + EXTENT)
-        # to the most, then no further
-        st, v = self.d.post(url, {"size": full})
+        # past the most: capped there, then no further
+        st, v = self.d.post(url, {"size": full + EXTENT})
         self.assertEqual(st, 200, v)
+        self.assertEqual(v["extend"]["to"], full)
         self.assertEqual(self.lv_size(vol), full)
-        st, err = self.d.post(url)
-        self.assertEqual(st, 409, err)
+        st, v = self.d.post(url)
+        self.assertEqual(st, 200, v)
+        self.assertEqual((v["extend"]["from"], v["extend"]["to"]), (full, full))
         self.assertEqual(self.lv_size(vol), full)
+        # the history: every growth, direct (no SPM with sanlock = no), oldest first
+        h = v["extend_history"]
+        self.assertEqual([(e["from"], e["to"], e["via"]) for e in h],
+                         [(GiB, 2 * GiB, "direct"), (2 * GiB, 2 * GiB + EXTENT, "direct"),
+                          (2 * GiB + EXTENT, full, "direct")])
         # only thin qcow2 volumes grow
         image2, raw = self.d.create_image(self.dom, fmt="raw", capacity=256 * MiB)
         st, err = self.d.post(self.img_path(image2) + "/volumes/%s/extend" % raw, {"size": GiB})

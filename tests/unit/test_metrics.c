@@ -158,12 +158,12 @@ static void test_lease_state_and_extend_hooks(void **state)
 	(void)state;
 	metrics_lease_state("ls1", "", "acquiring");
 	metrics_lease_state("ls1", "", "held");
-	metrics_extend("dom1", 2000000);
+	metrics_extend("dom1", "mailbox", 2000000);
 	char *s = render();
 	assert_string_equal(value_of(s, "sanpool_lease_state{lockspace=\"ls1\",resource=\"\",state=\"held\"} "), "1");
 	assert_string_equal(value_of(s, "sanpool_lease_state{lockspace=\"ls1\",resource=\"\",state=\"acquiring\"} "),
 			    "0");
-	assert_string_equal(value_of(s, "sanpool_extend_duration_seconds_count{domain=\"dom1\"} "), "1");
+	assert_string_equal(value_of(s, "sanpool_extend_duration_seconds_count{domain=\"dom1\",via=\"mailbox\"} "), "1");
 	free(s);
 }
 
