@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 		return log_error_errno(-EAGAIN, "cannot start task workers"), 1;
 	if (thinmon_start(&(struct thinmon_settings){ .enabled = cfg.libvirt, .uri = cfg.libvirt_uri,
 						      .run_dir = cfg.run_dir, .chunk = cfg.thin_extend_chunk,
-						      .watermark_percent = 20 }) < 0)
+						      .watermark_percent = (unsigned)cfg.thin_watermark_percent }) < 0)
 		return 1;
 
 	struct api_config api = {

@@ -15,6 +15,7 @@
 #include "lib/extend_queue.h"
 #include "lib/store.h"
 #include "lib/thin_drive.h"
+#include "lib/thin_policy.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
@@ -88,13 +89,10 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Where the next extend is wanted: once the free space left in the LV falls
- * under (100 - watermark)% of a chunk (VDSM's rule: chunk 2.5 GiB at 20% extends
- * with 2 GiB left). */
+/* Where the next extend is wanted (0: at once). */
 static uint64_t threshold_of(uint64_t lv_size)
 {
-	uint64_t margin = mon.s.chunk / 100 * (100 - mon.s.watermark_percent);
-	return lv_size > margin ? lv_size - margin : 0;
+	return thin_threshold(lv_size, mon.s.chunk, mon.s.watermark_percent);
 }
 
 static const char *virt_error(void)
@@ -404,7 +402,7 @@ static void arm(virDomainPtr dom, struct drive *snap)
 {
 	uint64_t t = threshold_of(snap->lv_size);
 
-	if (virDomainSetBlockThreshold(dom, snap->dev, t, 0) < 0) {
+	if (t && virDomainSetBlockThreshold(dom, snap->dev, t, 0) < 0) {
 		log_warning("thin monitor: VM %s drive %s: cannot set the block threshold: %s", snap->vm_name,
 			    snap->dev, virt_error());
 		return;
@@ -415,7 +413,8 @@ static void arm(virDomainPtr dom, struct drive *snap)
 	struct drive *d = hashmap_get(mon.drives, key);
 	if (d) {
 		d->threshold = t;
-		if (d->allocation >= t && !d->extending && !d->full) /* written past it already */
+		/* written past it already, or too little room for any threshold */
+		if (d->allocation >= t && !d->extending && !d->full)
 			queue_extend_locked(d, XQ_THRESHOLD);
 	}
 	log_debug("thin monitor: VM %s drive %s (volume %s): threshold %" PRIu64 " of LV %" PRIu64, snap->vm_name,
@@ -681,10 +680,9 @@ static void serve(const struct xq_item *it)
 			return; /* its VM went away */
 		snap = *d;
 	}
+	uint64_t want = snap.lv_size + mon.s.chunk;
 	for (int attempt = 1; attempt <= EXTEND_TRIES; attempt++) {
-		r = extend_volume(it->domain, it->image, it->volume, snap.lv_size + mon.s.chunk, &res);
-		if (r == -SP_E_BAD_REQUEST) /* past the most it may take: as far as it can go */
-			r = extend_volume(it->domain, it->image, it->volume, 0, &res);
+		r = extend_volume(it->domain, it->image, it->volume, want, &res);
 		if (r >= 0 || r == -SP_E_CONFLICT || r == -SP_E_NOT_FOUND || r == -SP_E_BAD_REQUEST ||
 		    attempt == EXTEND_TRIES)
 			break;
@@ -713,11 +711,18 @@ static void serve(const struct xq_item *it)
 				  it->volume, sp_error_last()->message);
 			return;
 		}
-		mon.extends++;
 		d->lv_size = res.to;
 		d->enospc = false;
+		/* capped: what the full capacity needs; no threshold from now on */
+		d->full = res.to < want;
+		if (d->full)
+			log_info("thin monitor: VM %s drive %s: volume %s has its largest LV (%" PRIu64 " bytes)",
+				 d->vm_name, d->dev, it->volume, res.to);
 		snap = *d;
-		record_recent(d, &res, latency_us, enospc);
+		if (res.to > res.from) {
+			mon.extends++;
+			record_recent(d, &res, latency_us, enospc);
+		}
 		log_info("thin monitor: VM %s drive %s: volume %s grew %" PRIu64 " -> %" PRIu64 " bytes, %.1f ms after "
 			 "the event%s", d->vm_name, d->dev, it->volume, res.from, res.to, latency_us / 1000.0,
 			 enospc ? " (the VM had paused)" : "");
@@ -733,7 +738,8 @@ static void serve(const struct xq_item *it)
 				d->allocation = info.allocation;
 			snap.allocation = info.allocation;
 		}
-		arm(dom, &snap);
+		if (!snap.full)
+			arm(dom, &snap);
 	}
 	if (enospc)
 		maybe_resume(snap.vm);
@@ -910,8 +916,8 @@ void thinmon_volume_json(json_object *o, const char *volume)
 	const struct drive *d = drive_of_volume_locked(volume);
 	if (!d)
 		return;
-	add_u64(o, "allocation", d->allocation);
-	add_u64(o, "threshold", d->threshold);
+	add_u64(o, "qemu_allocation", d->allocation);
+	add_u64(o, "block_threshold", d->threshold);
 	json_object *vm = json_object_new_object();
 	json_object_object_add(vm, "uuid", json_object_new_string(d->vm));
 	json_object_object_add(vm, "name", json_object_new_string(d->vm_name));

@@ -40,6 +40,7 @@ json_object *thinmon_summary_json(void);
 /* The whole state: the summary plus every watched drive and the recent extends. */
 json_object *thinmon_state_json(void);
 /* Adds to a volume's JSON what qemu reports when a VM here writes it:
- * "allocation" (bytes, qemu's write high-water mark), "threshold" and
- * "vm": {"uuid","name","drive"}. Nothing if no VM here writes it. */
+ * "qemu_allocation" (bytes, qemu's write high-water mark on the LV),
+ * "block_threshold" (armed, 0: none) and "vm": {"uuid","name","drive"}.
+ * Nothing if no VM here writes it. */
 void thinmon_volume_json(json_object *o, const char *volume);

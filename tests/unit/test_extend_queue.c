@@ -116,7 +116,7 @@ static void test_a_waiting_worker_wakes(void **state)
 {
 	(void)state;
 	struct extend_queue *q = xq_new();
-	struct popper p = { q, 1, { 0 } }, p2 = { q, 1, { 0 } };
+	struct popper p = { .q = q, .r = 1 }, p2 = { .q = q, .r = 1 };
 	pthread_t t, t2;
 
 	/* a push wakes a worker waiting without a deadline */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/thin_drive.h"
+#include "lib/util/cleanup.h"
 
 #define D "11111111-1111-4111-8111-111111111111"
 #define I "22222222-2222-4222-8222-222222222222"
