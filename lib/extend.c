@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,7 @@
 #include "lib/util/xalloc.h"
 
 /* An extend that failed for a reason that may pass (I/O, an LVM or qemu-img
- * failure, no SPM answering) is tried this many times in all. */
+ * failure) is tried this many times in all. */
 #define ATTEMPTS 3
 #define RETRY_PAUSE_MS 200
 
@@ -261,9 +262,11 @@ static int extend_once(const char *domain, const char *image, const char *volume
 	return 0;
 }
 
+/* Not -ETIMEDOUT: the request stays in the mailbox for the next SPM, and
+ * asking again would only wait as long once more. */
 static bool worth_retrying(int r)
 {
-	return r == -SP_E_TOOL_FAILED || r == -EIO || r == -ETIMEDOUT || r == -EAGAIN;
+	return r == -SP_E_TOOL_FAILED || r == -EIO || r == -EAGAIN;
 }
 
 /* ---- coalescing ---- */
@@ -290,8 +293,11 @@ static void inflight_put(struct inflight *f)
 	}
 }
 
-int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
-		  struct extend_result *ret)
+static atomic_int waiting; /* extend_volume calls in progress */
+
+/* The extend itself, coalesced with one in flight for the same volume. */
+static int extend_coalesced(const char *domain, const char *image, const char *volume, uint64_t min_size,
+			    struct extend_result *ret)
 {
 	uint64_t t0 = metric_now_ns();
 	struct inflight *f;
@@ -361,4 +367,13 @@ int extend_volume(const char *domain, const char *image, const char *volume, uin
 	if (r >= 0)
 		*ret = res;
 	return r < 0 ? r : 0;
+}
+
+int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
+		  struct extend_result *ret)
+{
+	metrics_extends_waiting(atomic_fetch_add(&waiting, 1) + 1);
+	int r = extend_coalesced(domain, image, volume, min_size, ret);
+	metrics_extends_waiting(atomic_fetch_sub(&waiting, 1) - 1);
+	return r;
 }

@@ -1,5 +1,5 @@
 /* A pool's mailbox: records, I/O on the inbox and outbox, the asking side. */
-#include "lib/mailbox.h"
+#include "lib/mailbox_priv.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -75,10 +75,11 @@ static uint32_t record_checksum(const uint8_t rec[MAILBOX_RECORD_SIZE])
 	return slot_crc32c(crc, rec + 20, MAILBOX_RECORD_SIZE - 20);
 }
 
-/* A NUL-padded text field of size bytes; the copy is truncated to fit. */
-static void put_text(uint8_t *p, size_t size, const char *s)
+/* A NUL-padded text field of size bytes from s (an array of s_size bytes);
+ * the copy is truncated to fit. */
+static void put_text(uint8_t *p, size_t size, const char *s, size_t s_size)
 {
-	memcpy(p, s, strnlen(s, size - 1));
+	memcpy(p, s, strnlen(s, size - 1 < s_size ? size - 1 : s_size));
 }
 
 /* Reads a NUL-padded text field: false unless it ends in a NUL and has no
@@ -108,9 +109,9 @@ void mailbox_request_out(const struct mailbox_request *q, uint8_t out[MAILBOX_RE
 	put_le32(out + 20, q->kind);
 	put_le64(out + 24, q->size);
 	put_le64(out + 32, q->time_ms);
-	put_text(out + 40, UUID_FIELD, q->domain);
-	put_text(out + 80, UUID_FIELD, q->image);
-	put_text(out + 120, UUID_FIELD, q->volume);
+	put_text(out + 40, UUID_FIELD, q->domain, sizeof(q->domain));
+	put_text(out + 80, UUID_FIELD, q->image, sizeof(q->image));
+	put_text(out + 120, UUID_FIELD, q->volume, sizeof(q->volume));
 	put_le32(out + 16, record_checksum(out));
 }
 
@@ -120,9 +121,9 @@ void mailbox_reply_out(const struct mailbox_reply *a, uint8_t out[MAILBOX_RECORD
 	put_le32(out + 20, (uint32_t)a->result);
 	put_le64(out + 24, a->size);
 	put_le32(out + 32, a->spm_host);
-	put_text(out + 36, sizeof(a->kind), a->kind);
-	put_text(out + 68, sizeof(a->field), a->field);
-	put_text(out + 100, sizeof(a->message), a->message);
+	put_text(out + 36, 32, a->kind, sizeof(a->kind));
+	put_text(out + 68, 32, a->field, sizeof(a->field));
+	put_text(out + 100, 256, a->message, sizeof(a->message));
 	put_le32(out + 16, record_checksum(out));
 }
 
@@ -210,7 +211,7 @@ struct box {
 };
 
 struct mailbox {
-	char pool[UUID_STR_LEN];
+	char name[64]; /* "pool <uuid>", for messages */
 	struct box box[2];
 };
 
@@ -223,41 +224,50 @@ uint8_t *mailbox_buf(unsigned n)
 	return p;
 }
 
-static int box_open(struct domain *d, const char *which, struct box *ret)
+static int box_open_at(const char *name, const char *which, const char *path, uint64_t offset, struct box *ret)
 {
-	_cleanup_free_ char *path = NULL;
-	uint64_t offset;
-	int r = d->ops->lease_area(d, which, MAILBOX_AREA_SIZE, &path, &offset);
-	if (r < 0)
-		return r;
+	if (offset % MAILBOX_SLOT_SIZE)
+		return sp_error_set(-EINVAL, "invalid_field", "", "%s: the %s at %s+%" PRIu64 " is not aligned", name,
+				    which, path, offset);
 	int fd = open(path, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
 	if (fd < 0 && errno == EINVAL) /* a file system without O_DIRECT (tmpfs): O_DSYNC still makes writes durable */
 		fd = open(path, O_RDWR | O_DSYNC | O_CLOEXEC);
 	if (fd < 0)
-		return sp_error_set(-errno, "io_error", "", "domain %s: cannot open the %s at %s: %m", d->uuid, which,
-				    path);
-	*ret = (struct box){ fd, TAKE_PTR(path), offset };
+		return sp_error_set(-errno, "io_error", "", "%s: cannot open the %s at %s: %m", name, which, path);
+	*ret = (struct box){ fd, xstrdup(path), offset };
 	return 0;
 }
 
-int mailbox_open(const char *pool, struct mailbox **ret)
+int mailbox_open_at(const char *name, const char *inbox, uint64_t inbox_offset, const char *outbox,
+		    uint64_t outbox_offset, struct mailbox **ret)
 {
-	struct pool p;
-	struct domain d;
-	int r;
-
-	if ((r = store_get_pool(pool, &p)) < 0 || (r = store_get_domain(p.master, &d)) < 0)
-		return r;
 	struct mailbox *mb = xcalloc(1, sizeof(*mb));
-	snprintf(mb->pool, sizeof(mb->pool), "%s", pool);
+	int r;
+	snprintf(mb->name, sizeof(mb->name), "%s", name);
 	mb->box[0].fd = mb->box[1].fd = -1;
-	if ((r = box_open(&d, "inbox", &mb->box[MAILBOX_INBOX])) < 0 ||
-	    (r = box_open(&d, "outbox", &mb->box[MAILBOX_OUTBOX])) < 0) {
+	if ((r = box_open_at(name, "inbox", inbox, inbox_offset, &mb->box[MAILBOX_INBOX])) < 0 ||
+	    (r = box_open_at(name, "outbox", outbox, outbox_offset, &mb->box[MAILBOX_OUTBOX])) < 0) {
 		mailbox_close(mb);
 		return r;
 	}
 	*ret = mb;
 	return 0;
+}
+
+int mailbox_open(const char *pool, struct mailbox **ret)
+{
+	_cleanup_free_ char *inbox = NULL, *outbox = NULL;
+	uint64_t inbox_offset, outbox_offset;
+	struct pool p;
+	struct domain d;
+	int r;
+
+	if ((r = store_get_pool(pool, &p)) < 0 || (r = store_get_domain(p.master, &d)) < 0 ||
+	    (r = d.ops->lease_area(&d, "inbox", MAILBOX_AREA_SIZE, &inbox, &inbox_offset)) < 0 ||
+	    (r = d.ops->lease_area(&d, "outbox", MAILBOX_AREA_SIZE, &outbox, &outbox_offset)) < 0)
+		return r;
+	_cleanup_free_ char *name = xasprintf("pool %s", pool);
+	return mailbox_open_at(name, inbox, inbox_offset, outbox, outbox_offset, ret);
 }
 
 void mailbox_close(struct mailbox *mb)
@@ -287,7 +297,7 @@ int mailbox_read(struct mailbox *mb, enum mailbox_box box, unsigned first, unsig
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return sp_error_set(-errno, "io_error", "", "pool %s: cannot read the %s at %s: %m", mb->pool,
+			return sp_error_set(-errno, "io_error", "", "%s: cannot read the %s at %s: %m", mb->name,
 					    box_name(box), b->path);
 		if (k == 0)
 			break; /* past the end of a file: empty slots */
@@ -307,8 +317,8 @@ int mailbox_write(struct mailbox *mb, enum mailbox_box box, unsigned host, const
 	memcpy(buf, rec, MAILBOX_RECORD_SIZE);
 	ssize_t k = pwrite(b->fd, buf, MAILBOX_SLOT_SIZE, (off_t)(b->offset + (uint64_t)(host - 1) * MAILBOX_SLOT_SIZE));
 	if (k != (ssize_t)MAILBOX_SLOT_SIZE)
-		return sp_error_set(k < 0 ? -errno : -EIO, "io_error", "", "pool %s: cannot write slot %u of the %s at %s: %m",
-				    mb->pool, host, box_name(box), b->path);
+		return sp_error_set(k < 0 ? -errno : -EIO, "io_error", "", "%s: cannot write slot %u of the %s at %s: %m",
+				    mb->name, host, box_name(box), b->path);
 	return 0;
 }
 
@@ -354,26 +364,23 @@ static int client_open(struct client *c, const char *pool)
 	return mailbox_open(pool, &c->mb);
 }
 
-/* The next sequence number of host: past the last one used here and past
- * what its slots hold, so that neither a restarted agent nor anything else
- * that wrote there makes it reuse one. Under c->lock. */
-static int client_next_seq(struct client *c, unsigned host, uint64_t *ret)
+int mailbox_next_seq(struct mailbox *mb, unsigned host, uint64_t last, uint64_t *ret)
 {
 	struct mailbox_request q;
 	struct mailbox_reply a;
 	_cleanup_free_ uint8_t *buf = mailbox_buf(1);
-	uint64_t seq = c->seq;
+	uint64_t seq = last;
 	int r;
 
-	if ((r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0)
+	if ((r = mailbox_read(mb, MAILBOX_INBOX, host, 1, buf)) < 0)
 		return r;
 	if (mailbox_request_in(buf, host, &q) == 0 && q.seq > seq)
 		seq = q.seq;
-	if ((r = mailbox_read(c->mb, MAILBOX_OUTBOX, host, 1, buf)) < 0)
+	if ((r = mailbox_read(mb, MAILBOX_OUTBOX, host, 1, buf)) < 0)
 		return r;
 	if (mailbox_reply_in(buf, host, &a) == 0 && a.seq > seq)
 		seq = a.seq;
-	*ret = c->seq = seq + 1;
+	*ret = seq + 1;
 	return 0;
 }
 
@@ -411,8 +418,11 @@ int mailbox_ask(const char *pool, struct mailbox_request *q, unsigned poll_ms, u
 	int r;
 
 	MUTEX_SCOPE(&c->lock);
-	if ((r = client_open(c, pool)) < 0 || (r = client_next_seq(c, q->host_id, &q->seq)) < 0)
+	/* past what the host's slots hold, so that neither a restarted agent nor
+	 * anything else that wrote there makes it reuse a sequence number */
+	if ((r = client_open(c, pool)) < 0 || (r = mailbox_next_seq(c->mb, q->host_id, c->seq, &q->seq)) < 0)
 		return r;
+	c->seq = q->seq;
 	mailbox_request_out(q, rec);
 	if ((r = mailbox_write(c->mb, MAILBOX_INBOX, q->host_id, rec)) < 0)
 		return r;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/mailbox.h"
+#include "lib/mailbox_priv.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
@@ -21,7 +21,7 @@ struct server {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool stop; /* under lock */
+	atomic_bool stop; /* set under lock (with a wake-up) */
 };
 
 static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,120 +43,113 @@ static bool pause_or_stop(struct server *s, unsigned ms)
 	until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	MUTEX_SCOPE(&s->lock);
-	if (!s->stop)
+	if (!atomic_load(&s->stop))
 		pthread_cond_timedwait(&s->wake, &s->lock, &until);
-	return s->stop;
+	return atomic_load(&s->stop);
 }
 
-static bool stopping(struct server *s)
+static void answer(struct mailbox_poll *ps, const struct mailbox_request *q)
 {
-	MUTEX_SCOPE(&s->lock);
-	return s->stop;
-}
-
-/* What the poller knows: per host, the last sequence number answered (read
- * from the outbox when it starts, so a new SPM never runs a request an old
- * one answered), and up to which host id the inbox is read every poll. */
-struct poll_state {
-	struct mailbox *mb;
-	uint64_t served[MAILBOX_HOSTS + 1];
-	unsigned high; /* highest host id whose inbox slot is not empty */
-	uint8_t *buf;  /* MAILBOX_HOSTS slots */
-};
-
-static void answer(struct server *s, struct poll_state *ps, const struct mailbox_request *q)
-{
-	struct mailbox_reply a = { .host_id = q->host_id, .seq = q->seq, .spm_host = mailbox_settings()->host_id };
+	struct mailbox_reply a = { .host_id = q->host_id, .seq = q->seq, .spm_host = ps->spm_host };
 	uint8_t rec[MAILBOX_RECORD_SIZE];
 	uint64_t t0 = monotonic_ms();
 
-	mailbox_settings()->handler(q, &a);
+	ps->handler(q, &a);
 	if (a.result == -SP_E_NOT_SPM) {
 		/* no longer SPM (the poller is being stopped): the next SPM answers */
-		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", s->pool, q->seq, q->host_id);
+		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", ps->name, q->seq, q->host_id);
+		ps->deferred[q->host_id] = q->seq;
 		return;
 	}
 	crashpoint("mailbox.before_reply");
 	mailbox_reply_out(&a, rec);
 	if (mailbox_write(ps->mb, MAILBOX_OUTBOX, q->host_id, rec) < 0) {
 		/* not marked served: the next poll tries again */
-		log_error("pool %s: cannot answer request %" PRIu64 " of host %u: %s", s->pool, q->seq, q->host_id,
+		log_error("pool %s: cannot answer request %" PRIu64 " of host %u: %s", ps->name, q->seq, q->host_id,
 			  sp_error_last()->message);
 		return;
 	}
 	ps->served[q->host_id] = q->seq;
 	log_info("pool %s: extend request %" PRIu64 " of host %u for volume %s: %s, LV %" PRIu64 " bytes (%" PRIu64
-		 " ms)", s->pool, q->seq, q->host_id, q->volume, a.result ? a.message : "done", a.size,
+		 " ms)", ps->name, q->seq, q->host_id, q->volume, a.result ? a.message : "done", a.size,
 		 monotonic_ms() - t0);
 }
 
-/* Reads hosts 1..n of the inbox and answers what is new. */
-static int scan(struct server *s, struct poll_state *ps, unsigned n)
+int mailbox_poll_scan(struct mailbox_poll *ps, unsigned n)
 {
+	if (!ps->buf)
+		ps->buf = mailbox_buf(MAILBOX_HOSTS);
 	int r = mailbox_read(ps->mb, MAILBOX_INBOX, 1, n, ps->buf);
 	if (r < 0)
 		return r;
-	for (unsigned h = 1; h <= n && !stopping(s); h++) {
+	for (unsigned h = 1; h <= n && !(ps->stop && atomic_load(ps->stop)); h++) {
 		struct mailbox_request q;
 		const uint8_t *slot = ps->buf + (size_t)(h - 1) * MAILBOX_SLOT_SIZE;
 		r = mailbox_request_in(slot, h, &q);
-		if (r < 0)
-			log_debug("pool %s: inbox slot %u: %s", s->pool, h, mailbox_strerror(r)); /* maybe a write under way */
+		if (r < 0) /* maybe a write under way: read again at the next poll */
+			log_debug("pool %s: inbox slot %u: %s", ps->name, h, mailbox_strerror(r));
 		if (r == 1)
 			continue;
 		if (h > ps->high)
 			ps->high = h;
-		if (r == 0 && q.seq && q.seq != ps->served[h])
-			answer(s, ps, &q);
+		if (r == 0 && q.seq && q.seq != ps->served[h] && q.seq != ps->deferred[h])
+			answer(ps, &q);
 	}
 	return 0;
 }
 
-static int poll_start(struct server *s, struct poll_state *ps)
+int mailbox_poll_start(struct mailbox_poll *ps)
 {
 	int r;
-	if ((r = mailbox_open(s->pool, &ps->mb)) < 0 || (r = mailbox_read(ps->mb, MAILBOX_OUTBOX, 1, MAILBOX_HOSTS, ps->buf)) < 0)
+	if (!ps->buf)
+		ps->buf = mailbox_buf(MAILBOX_HOSTS);
+	if ((r = mailbox_read(ps->mb, MAILBOX_OUTBOX, 1, MAILBOX_HOSTS, ps->buf)) < 0)
 		return r;
 	for (unsigned h = 1; h <= MAILBOX_HOSTS; h++) {
 		struct mailbox_reply a;
 		if (mailbox_reply_in(ps->buf + (size_t)(h - 1) * MAILBOX_SLOT_SIZE, h, &a) == 0)
 			ps->served[h] = a.seq;
 	}
-	return scan(s, ps, MAILBOX_HOSTS);
+	return mailbox_poll_scan(ps, MAILBOX_HOSTS);
+}
+
+void mailbox_poll_free(struct mailbox_poll *ps)
+{
+	free(ps->buf);
+	ps->buf = NULL;
 }
 
 static void *poller(void *arg)
 {
 	struct server *s = arg;
-	struct poll_state *ps = xcalloc(1, sizeof(*ps));
-	ps->buf = mailbox_buf(MAILBOX_HOSTS);
-	unsigned poll_ms = mailbox_settings()->poll_ms;
+	const struct mailbox_settings *cfg = mailbox_settings();
+	struct mailbox_poll *ps = xcalloc(1, sizeof(*ps));
+	*ps = (struct mailbox_poll){ .name = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
 	bool failing = false;
 
 	/* until the mailbox opens and the first full scan works (storage trouble) */
-	while (poll_start(s, ps) < 0) {
+	while ((!ps->mb && mailbox_open(s->pool, &ps->mb) < 0) || mailbox_poll_start(ps) < 0) {
 		if (!failing)
 			log_error("pool %s: cannot serve the mailbox (trying again): %s", s->pool, sp_error_last()->message);
 		failing = true;
-		mailbox_close(TAKE_PTR(ps->mb));
 		if (pause_or_stop(s, 1000))
 			goto out;
 	}
-	log_info("pool %s: serving the mailbox (hosts up to %u, every %u ms)", s->pool, ps->high, poll_ms);
+	log_info("pool %s: serving the mailbox (hosts up to %u, every %u ms)", s->pool, ps->high, cfg->poll_ms);
 	uint64_t next_full = monotonic_ms() + MAILBOX_FULL_SCAN_MS;
 	failing = false;
-	while (!pause_or_stop(s, poll_ms)) {
+	while (!pause_or_stop(s, cfg->poll_ms)) {
 		bool full = monotonic_ms() >= next_full;
 		if (full)
 			next_full = monotonic_ms() + MAILBOX_FULL_SCAN_MS;
-		int r = ps->high || full ? scan(s, ps, full ? MAILBOX_HOSTS : ps->high) : 0;
+		int r = ps->high || full ? mailbox_poll_scan(ps, full ? MAILBOX_HOSTS : ps->high) : 0;
 		if (r < 0 && !failing)
 			log_error("pool %s: cannot read the inbox: %s", s->pool, sp_error_last()->message);
 		failing = r < 0;
 	}
 out:
 	mailbox_close(ps->mb);
-	free(ps->buf);
+	mailbox_poll_free(ps);
 	free(ps);
 	sp_error_clear();
 	return NULL;
@@ -185,7 +178,7 @@ int mailbox_serve_start(const char *pool)
 static void server_stop(struct server *s)
 {
 	pthread_mutex_lock(&s->lock);
-	s->stop = true;
+	atomic_store(&s->stop, true);
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);

@@ -292,6 +292,11 @@ void metrics_extend(const char *domain, const char *via, uint64_t ns)
 			  ns);
 }
 
+void metrics_extends_waiting(int64_t n)
+{
+	metric_set(metric_gauge("sanpool_extends_waiting", "Extend requests on this host not answered yet", ""), n);
+}
+
 void metrics_lease_state(const char *lockspace, const char *resource, const char *state)
 {
 	static const char *const states[] = { "free", "acquiring", "held", "releasing", "lost" };

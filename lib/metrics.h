@@ -48,6 +48,9 @@ void metrics_lvm_command(const char *cmd, uint64_t ns);
 /* An extend of a thin volume's LV on domain (lib/extend.c), from request to
  * the refreshed LV on this host; via "direct" (this host is SPM) or "mailbox". */
 void metrics_extend(const char *domain, const char *via, uint64_t ns);
+/* Extend requests on this host not answered yet (running or waiting for one
+ * in flight): stays up while no SPM answers. */
+void metrics_extends_waiting(int64_t n);
 /* The state of a lease: lockspace (a domain or pool UUID), resource ("" for
  * the host id lease itself), state one of "free", "acquiring", "held",
  * "releasing", "lost". Exactly one state of a lease reads 1. */

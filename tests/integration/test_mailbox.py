@@ -11,7 +11,8 @@ in the VG metadata, checked with lvs).
   LV again.
 - file master (dom_md/inbox and outbox files) with a block domain in the pool:
   the same path, and a request re-sent with the sequence number the SPM
-  answered already is not run again, while the next sequence number is.
+  answered already is not run again, while the next sequence number is; five
+  requests for one volume made while no SPM answers are served by one extend.
 """
 import json
 import os
@@ -261,6 +262,27 @@ class FileMasterTest(MailboxTest):
         v = self.extend(h2, image, vol)
         self.assertEqual((v["extend"]["from"], v["extend"]["to"]), (2 * GiB, 2 * GiB + CHUNK))
         self.assertGreater(seq_of(read_slot(inbox, 2)), seq + 1)
+
+        # five requests for one volume while no SPM answers: one extend serves them all
+        st, _ = h1.call("POST", "/v1/pools/%s/spm/stop" % self.pool)
+        self.assertEqual(st, 200)
+        answers = []
+        askers = [threading.Thread(target=lambda: answers.append(
+            call(h2.port, "POST", self.url(image, vol) + "/extend", timeout=90))) for _ in range(5)]
+        for t in askers:
+            t.start()
+        wait_for("five extends waiting on host 2",
+                 lambda: "sanpool_extends_waiting 5\n" in h2.call_text("/metrics")[1], timeout=30)
+        self.start_spm(h1)
+        for t in askers:
+            t.join(timeout=60)
+        self.assertEqual([(st, v["extend"]["from"], v["extend"]["to"]) for st, v in answers],
+                         [(200, 2 * GiB + CHUNK, 2 * GiB + 2 * CHUNK)] * 5, answers)
+        self.assertEqual(self.lv_size(vol), 2 * GiB + 2 * CHUNK)
+        self.assertEqual(self.history(h2, image, vol), [(INITIAL, INITIAL + CHUNK, "mailbox", 2),
+                                                        (2 * GiB, 2 * GiB + CHUNK, "mailbox", 2),
+                                                        (2 * GiB + CHUNK, 2 * GiB + 2 * CHUNK, "mailbox", 2)])
+        self.assertIn("sanpool_extends_waiting 0\n", h2.call_text("/metrics")[1])
 
 
 if __name__ == "__main__":
