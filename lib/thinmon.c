@@ -789,8 +789,25 @@ int thinmon_start(const struct thinmon_settings *s)
 	return 0;
 }
 
+/* A thread stuck in a libvirt call (a libvirtd that accepted the connection
+ * and never answers: libvirt's open has no timeout) must not hold up the
+ * agent's shutdown: after a few seconds it is left behind. */
+static bool join_or_leave(pthread_t t, const char *what)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	if (pthread_timedjoin_np(t, NULL, &until) == 0)
+		return true;
+	log_warning("thin monitor: its %s does not stop (stuck in a call to libvirtd): left behind", what);
+	pthread_detach(t);
+	return false;
+}
+
 void thinmon_stop(void)
 {
+	bool joined = true;
+
 	if (!mon.started)
 		return;
 	{
@@ -800,16 +817,18 @@ void thinmon_stop(void)
 	}
 	xq_stop(mon.xq);
 	for (int i = 0; i < WORKERS; i++)
-		pthread_join(mon.workers[i], NULL);
-	pthread_join(mon.manager, NULL);
+		joined &= join_or_leave(mon.workers[i], "extend worker");
+	joined &= join_or_leave(mon.manager, "manager");
 	/* a timer interrupts the loop's poll, which then sees quit */
 	virEventAddTimeout(0, wake_loop, NULL, NULL);
-	pthread_join(mon.loop, NULL);
+	joined &= join_or_leave(mon.loop, "event loop");
+	mon.started = false;
+	if (!joined)
+		return; /* what is left behind may still use the state */
 	xq_free(mon.xq);
 	hashmap_free(mon.drives);
 	mon.xq = NULL;
 	mon.drives = NULL;
-	mon.started = false;
 }
 
 void thinmon_image_prepared(const char *domain, const char *image)
