@@ -224,6 +224,9 @@ static void on_threshold(virConnectPtr c, virDomainPtr dom, const char *dev, con
 		log_debug("thin monitor: threshold event for %s of VM %s: not a drive watched here", dev, vm);
 		return;
 	}
+	/* libvirt sends it twice, for "vda" and for "vda[N]" (the top's index) */
+	if (!d->threshold && d->extending)
+		return;
 	mon.events_threshold++;
 	d->allocation = threshold + excess;
 	if (threshold < d->threshold) /* an older threshold's, replaced since */
@@ -403,8 +406,12 @@ static void arm(virDomainPtr dom, struct drive *snap)
 	uint64_t t = threshold_of(snap->lv_size);
 
 	if (t && virDomainSetBlockThreshold(dom, snap->dev, t, 0) < 0) {
-		log_warning("thin monitor: VM %s drive %s: cannot set the block threshold: %s", snap->vm_name,
-			    snap->dev, virt_error());
+		char why[512];
+		snprintf(why, sizeof(why), "%s", virt_error());
+		/* a VM going away meanwhile is no news: the next scan forgets it */
+		log_msg(virDomainIsActive(dom) == 1 ? LOG_LVL_WARNING : LOG_LVL_DEBUG,
+			"thin monitor: VM %s drive %s: cannot set the block threshold: %s", snap->vm_name, snap->dev,
+			why);
 		return;
 	}
 	MUTEX_SCOPE(&mon.lock);

@@ -18,37 +18,20 @@ end (if it paused for ENOSPC, it was resumed).
 
 Run by hand: python3 tests/cluster/test_thin.py  (root; see test_cluster.py).
 """
-import json
 import os
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, GiB, HarnessError, MiB  # noqa: E402
+from harness import Cluster, GiB, MiB  # noqa: E402
+import thinvm  # noqa: E402
 
 INITIAL = 256 * MiB
 CHUNK = 256 * MiB
 PIECE = 32 * MiB
 WRITTEN = 384 * MiB  # 1.5x the first LV: two extends
 CONF = {"thin_initial_size_mib": INITIAL // MiB, "thin_extend_chunk_mib": CHUNK // MiB}
-
-VM_XML = """<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='block' device='disk'>
-      <driver name='qemu' type='qcow2' cache='none' error_policy='stop'/>
-      <source dev='{path}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-"""
-
 
 def pattern(i):
     return 0x11 + i % 0xee
@@ -91,29 +74,6 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(t["state"], "finished", t)
         return t
 
-    def thin_state(self, host):
-        st, s = host.get("/v1/host/thin")
-        self.assertEqual(st, 200, s)
-        return s
-
-    def wait_for(self, what, fn, timeout=120):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            ok, last = fn()
-            if ok:
-                return last
-            time.sleep(0.2)
-        self.fail("%s: not within %ds; last: %s" % (what, timeout, json.dumps(last)[:3000]))
-
-    def hmp(self, host, vm, cmd, timeout=300):
-        """A qemu-io command run inside the VM's qemu, on its virtio disk (as the guest's writes
-        would). qemu-io prints to qemu's stdout, not the monitor: what it says is in the VM's log."""
-        qio = 'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "%s"' % cmd
-        rc, out = host.run("virsh qemu-monitor-command %s --hmp '%s'" % (vm, qio), timeout=timeout)
-        self.assertEqual(rc, 0, out)
-        return out
-
     def read_back(self, host, path):
         """Every piece's pattern, read outside the VM with qemu-io on the prepared path."""
         cmds = " ".join("-c 'read -P 0x%02x %d %d'" % (pattern(i), i * PIECE, PIECE) for i in range(WRITTEN // PIECE))
@@ -122,36 +82,13 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(out.count("read %d/%d bytes" % (PIECE, PIECE)), WRITTEN // PIECE, out)
         self.assertNotIn("fail", out.lower(), out)
 
-    def drive(self, host, volume):
-        for d in self.thin_state(host)["drives"]:
-            if d["volume"] == volume:
-                return d
-        return None
-
-    def pool_with_spm(self):
-        """A pool whose master is a block domain on the LUN; host 1 its SPM, host 2 connected."""
-        h1, h2 = self.g[0], self.g[1]
-        dev = "/dev/mapper/" + self.wwid(h1)
-        st, p = h1.post("/v1/pools", {"name": "thin", "master_domain_name": "thinblk", "kind": "block",
-                                      "devices": [dev]})
-        self.assertEqual(st, 201, p)
-        type(self).pool, type(self).dom = p["uuid"], p["master_domain"]
-        st, q = h2.post("/v1/pools/%s/connect" % self.pool, {"kind": "block", "devices": [dev]})
-        self.assertEqual(st, 200, q)
-        for g in (h1, h2):
-            self.wait_for("%s joined" % g.name, lambda: (lambda ls: (
-                bool(ls) and all(x["state"] == "joined" for x in ls), ls))(
-                    g.get("/v1/pools/" + self.pool)[1]["spm"]["lockspaces"]), timeout=180)
-        st, s1 = h1.post("/v1/pools/%s/spm/start" % self.pool)
-        self.assertEqual((st, s1["spm"]["role"]), (200, "spm"), s1)
-        self.wait_for("host 2 sees host 1 as SPM",
-                      lambda: (lambda sp: (sp["spm_host"] == 1, sp))(h2.get("/v1/pools/" + self.pool)[1]["spm"]))
-
     # --- the scenario ------------------------------------------------------------------
     def scenario(self, host, name, via):
         """The VM on host: prepared image, libvirt domain, writes past the first LV size."""
         if not hasattr(type(self), "dom"):
-            self.pool_with_spm()
+            # host 1 makes the pool and is its SPM, host 2 connects
+            dev = "/dev/mapper/" + self.wwid(self.g[0])
+            type(self).pool, type(self).dom = thinvm.pool_with_spm(self.g[0], self.g[1:], dev)
         st, acc = self.g[0].post("/v1/domains/%s/images" % self.dom,
                                  {"name": name, "format": "qcow2", "capacity": 6 * GiB, "allocation": "sparse"})
         self.task(self.g[0], st, acc)
@@ -165,13 +102,11 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(st, 200, v)
         self.assertEqual(v["lv_size"], INITIAL, v)
 
-        xml = VM_XML.format(name=name, path=path)
-        host.run("cat > /run/%s.xml <<'EOF'\n%sEOF\nvirsh define /run/%s.xml" % (name, xml, name), check=True)
         t0 = time.monotonic()
-        host.run("virsh start %s" % name, check=True, timeout=300)
+        thinvm.start_vm(host, name, path)
         # the monitor finds the drive (lifecycle event) and arms its threshold
-        d = self.wait_for("drive watched with a threshold",
-                          lambda: ((lambda d: (d is not None and d["threshold"] > 0, d))(self.drive(host, volume))))
+        d = thinvm.wait_until("drive watched with a threshold",
+                              lambda: (lambda d: (d is not None and d["threshold"] > 0, d))(thinvm.drive(host, volume)))
         self.assertEqual(d["drive"], "vda")
         self.assertEqual(d["path"], path)
         self.assertEqual(d["lv_size"], INITIAL)
@@ -181,16 +116,11 @@ class ThinTest(unittest.TestCase):
         # a writer well past the first LV size, piece by piece: it never waits for the extends
         t0 = time.monotonic()
         for i in range(WRITTEN // PIECE):
-            self.hmp(host, name, "write -P 0x%02x %d %d" % (pattern(i), i * PIECE, PIECE))
+            thinvm.qemu_io(host, name, "write -P 0x%02x %d %d" % (pattern(i), i * PIECE, PIECE))
         sys.stderr.write("[thin] %s: %d MiB written in %.1fs\n" % (name, WRITTEN // MiB, time.monotonic() - t0))
 
         # the extends the writes caused end; the LV is then past what was written
-        def settled():
-            s = self.thin_state(host)
-            d = self.drive(host, volume)
-            return (d is not None and not d["extending"] and d["threshold"] > d["allocation"]
-                    and s["extends_waiting"] == 0 and s["extends_running"] == 0), s
-        s = self.wait_for("extends settled", settled)
+        s = thinvm.wait_until("extends settled", lambda: thinvm.settled(host, volume))
         ext = [e for e in s["recent_extends"] if e["volume"] == volume]
         self.assertGreaterEqual(len(ext), 2, ext)
         size = INITIAL
@@ -222,8 +152,8 @@ class ThinTest(unittest.TestCase):
         self.assertIn("running", out.splitlines()[0], out)
         self.assertIn("No errors found", out)
         # the VM goes, its drive with it; the data reads back intact
-        host.run("virsh destroy %s; virsh undefine %s" % (name, name), check=True)
-        self.wait_for("drive forgotten", lambda: (self.drive(host, volume) is None, None))
+        thinvm.remove_vm(host, name)
+        thinvm.wait_until("drive forgotten", lambda: (thinvm.drive(host, volume) is None, None))
         self.read_back(host, path)
         st, p = host.post("/v1/domains/%s/images/%s/teardown" % (self.dom, image))
         self.assertEqual(st, 200, p)
