@@ -376,17 +376,38 @@ static bool thin_volume_of(const char *path, struct thin_drive_ref *ret, uint64_
 	return true;
 }
 
+/* The disk errors qemu reports for the VM (what paused it): their number, or
+ * -1; *ret to be freed by disk_errors_free. */
+static int disk_errors(virDomainPtr dom, virDomainDiskError **ret)
+{
+	int n = virDomainGetDiskErrors(dom, NULL, 0, 0);
+	*ret = NULL;
+	if (n <= 0)
+		return n;
+	*ret = xcalloc((size_t)n, sizeof(**ret));
+	if ((n = virDomainGetDiskErrors(dom, *ret, (unsigned)n, 0)) < 0) {
+		free(*ret);
+		*ret = NULL;
+	}
+	return n;
+}
+
+static void disk_errors_free(virDomainDiskError *errs, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(errs[i].disk);
+	free(errs);
+}
+
 /* Paused for ENOSPC, on watched drives only: the VM to resume once they grew.
  * An error of any other kind, or on a drive that is not ours, leaves it paused. */
 static bool paused_for_enospc_only(virDomainPtr dom, const char *vm)
 {
+	virDomainDiskError *errs;
 	int state, reason, n;
 
 	if (virDomainGetState(dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_PAUSED ||
-	    reason != VIR_DOMAIN_PAUSED_IOERROR || (n = virDomainGetDiskErrors(dom, NULL, 0, 0)) < 0)
-		return false;
-	virDomainDiskError errs[n > 0 ? n : 1];
-	if ((n = virDomainGetDiskErrors(dom, errs, (unsigned)n, 0)) < 0)
+	    reason != VIR_DOMAIN_PAUSED_IOERROR || (n = disk_errors(dom, &errs)) < 0)
 		return false;
 	bool ours = true;
 	{
@@ -395,8 +416,7 @@ static bool paused_for_enospc_only(virDomainPtr dom, const char *vm)
 			if (errs[i].error != VIR_DOMAIN_DISK_ERROR_NO_SPACE || !drive_find_locked(vm, errs[i].disk, NULL))
 				ours = false;
 	}
-	for (int i = 0; i < n; i++)
-		free(errs[i].disk);
+	disk_errors_free(errs, n);
 	/* no error left: qemu cleared it (a resume by someone else) */
 	return ours && n > 0;
 }
@@ -495,11 +515,10 @@ arm_it:
  * or while libvirtd was away, or an event was lost): as if the events came. */
 static void check_paused(virDomainPtr dom, const char *vm)
 {
-	int n = virDomainGetDiskErrors(dom, NULL, 0, 0);
+	virDomainDiskError *errs;
+	int n = disk_errors(dom, &errs);
+
 	if (n <= 0)
-		return;
-	virDomainDiskError errs[n];
-	if ((n = virDomainGetDiskErrors(dom, errs, (unsigned)n, 0)) < 0)
 		return;
 	{
 		MUTEX_SCOPE(&mon.lock);
@@ -515,8 +534,7 @@ static void check_paused(virDomainPtr dom, const char *vm)
 			queue_extend_locked(d, XQ_ENOSPC);
 		}
 	}
-	for (int i = 0; i < n; i++)
-		free(errs[i].disk);
+	disk_errors_free(errs, n);
 }
 
 static void scan(virConnectPtr c)
