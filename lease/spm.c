@@ -259,6 +259,7 @@ int spm_pool_disconnect(const char *pool)
 		return sp_conflict("this host is the SPM of pool %s: stop the SPM first", pool);
 	if ((r = store_pool_disconnect(pool)) < 0)
 		return r;
+	mailbox_forget(pool);
 	pthread_mutex_lock(&S.lock);
 	p->gone = true;
 	size_t n = p->nls;

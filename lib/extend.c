@@ -45,7 +45,7 @@ struct history_entry {
 	uint64_t time_ms, from, to, latency_us;
 	const char *via;
 	unsigned host;
-	char error[256]; /* "" on success */
+	char *error; /* NULL on success */
 };
 
 struct history {
@@ -53,20 +53,69 @@ struct history {
 	size_t n, next;
 };
 
+/* Volumes with a history before those of volumes gone are dropped. */
+#define HISTORY_SWEEP_AT 1024
+
 static pthread_mutex_t history_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hashmap *histories; /* volume uuid -> struct history */
+static size_t sweep_at = HISTORY_SWEEP_AT;
 
-static void history_add(const char *volume, const struct history_entry *e)
+static void history_free(void *v)
 {
+	struct history *h = v;
+	for (size_t i = 0; i < EXTEND_HISTORY_MAX; i++)
+		free(h->e[i].error);
+	free(h);
+}
+
+/* Drops the histories of volumes that no longer exist, so that the map
+ * follows the volumes there are, not every volume ever extended. The store
+ * is asked without history_lock held (no order between the two locks). */
+static void history_sweep(void)
+{
+	size_t pos = 0, n = 0, k = 0;
+	const char *key;
+	struct volume_meta m;
+	char(*keys)[UUID_STR_LEN];
+	{
+		MUTEX_SCOPE(&history_lock);
+		keys = xcalloc(hashmap_size(histories) + 1, UUID_STR_LEN);
+		while (hashmap_next(histories, &pos, &key, NULL) == 0)
+			snprintf(keys[n++], UUID_STR_LEN, "%s", key);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (store_get_volume(keys[i], &m) < 0)
+			memcpy(keys[k++], keys[i], UUID_STR_LEN);
+	sp_error_clear();
 	MUTEX_SCOPE(&history_lock);
-	if (!histories)
-		histories = hashmap_new(free);
+	for (size_t i = 0; i < k; i++)
+		hashmap_remove(histories, keys[i]);
+	free(keys);
+	size_t left = hashmap_size(histories);
+	sweep_at = left * 2 > HISTORY_SWEEP_AT ? left * 2 : HISTORY_SWEEP_AT;
+}
+
+/* Takes e's error. */
+static void history_add(const char *volume, struct history_entry *e)
+{
+	bool sweep;
+	{
+		MUTEX_SCOPE(&history_lock);
+		if (!histories)
+			histories = hashmap_new(history_free);
+		sweep = !hashmap_get(histories, volume) && hashmap_size(histories) >= sweep_at;
+	}
+	if (sweep)
+		history_sweep();
+	MUTEX_SCOPE(&history_lock);
 	struct history *h = hashmap_get(histories, volume);
 	if (!h) {
 		h = xcalloc(1, sizeof(*h));
 		hashmap_put(histories, volume, h);
 	}
+	free(h->e[h->next].error);
 	h->e[h->next] = *e;
+	e->error = NULL;
 	h->next = (h->next + 1) % EXTEND_HISTORY_MAX;
 	if (h->n < EXTEND_HISTORY_MAX)
 		h->n++;
@@ -86,7 +135,7 @@ json_object *extend_history_json(const char *volume)
 		json_object_object_add(o, "latency_ms", json_object_new_double((double)e->latency_us / 1000.0));
 		json_object_object_add(o, "via", json_object_new_string(e->via));
 		json_object_object_add(o, "host", json_object_new_int((int)e->host));
-		if (e->error[0])
+		if (e->error)
 			json_object_object_add(o, "error", json_object_new_string(e->error));
 		json_object_array_add(a, o);
 	}
@@ -146,8 +195,8 @@ static int grow_here(struct domain *d, const struct volume_meta *m, uint64_t min
 	return 0;
 }
 
-/* Copies as much of src as fits (the mailbox's and the history's fields are
- * shorter than an error record's). */
+/* Copies as much of src as fits (the mailbox's fields are shorter than an
+ * error record's). */
 static void copy_text(char *dst, size_t size, const char *src)
 {
 	size_t n = strnlen(src, size - 1);
@@ -164,7 +213,7 @@ static void reply_error(struct mailbox_reply *a, int r)
 	copy_text(a->message, sizeof(a->message), e->code ? e->message : "extend failed");
 }
 
-void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a)
+void extend_serve(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a)
 {
 	struct domain d = { 0 };
 	struct volume_meta m;
@@ -173,8 +222,9 @@ void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a)
 	int r;
 
 	sp_error_clear();
-	if ((r = volume_lookup(q->domain, q->image, q->volume, &d, &m)) < 0 || (r = store_check_writer(&d)) < 0 ||
-	    (r = grow_here(&d, &m, q->size, &from, &to)) < 0) {
+	if ((r = volume_lookup(q->domain, q->image, q->volume, &d, &m)) == 0 && strcmp(d.pool, pool) != 0)
+		r = sp_not_found("domain %s is not in pool %s", q->domain, pool); /* only the pool's own volumes */
+	if (r < 0 || (r = store_check_writer(&d)) < 0 || (r = grow_here(&d, &m, q->size, &from, &to)) < 0) {
 		reply_error(a, r);
 		if (d.ops && d.ops->volume_state(&d, q->volume, &active, &to) == 0)
 			a->size = to;
@@ -346,13 +396,14 @@ static int extend_coalesced(const char *domain, const char *image, const char *v
 	struct history_entry e = { .time_ms = realtime_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
 				   .latency_us = res.latency_us, .via = via, .host = mailbox_settings()->host_id };
 	if (r < 0) {
-		copy_text(e.error, sizeof(e.error), sp_error_last()->message);
+		e.error = xstrdup(sp_error_last()->message);
 		log_error("volume %s: extend failed: %s", volume, e.error); /* reported here, and in the history */
 	} else if (via && res.to != res.from) {
 		metrics_extend(domain, via, ns);
 	}
 	if (via && (r < 0 || res.to != res.from))
 		history_add(volume, &e);
+	free(e.error);
 
 	pthread_mutex_lock(&inflight_lock);
 	f->result = r < 0 ? r : 0;

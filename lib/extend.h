@@ -36,10 +36,10 @@ struct extend_settings {
 /* Before any thread starts. */
 void extend_configure(const struct extend_settings *s);
 const struct extend_settings *extend_settings(void);
-/* Runs a request read from the mailbox on this host, the SPM: grows the LV to
- * at least q->size (capped), fills a's result, size and error (the
- * mailbox_handler of lib/mailbox.h). */
-void extend_serve(const struct mailbox_request *q, struct mailbox_reply *a);
+/* Runs a request read from pool's mailbox on this host, its SPM: grows the LV
+ * of a volume of the pool to at least q->size (capped), fills a's result,
+ * size and error (the mailbox_handler of lib/mailbox.h). */
+void extend_serve(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a);
 /* The volume's last extends asked on this host (kept in memory, the newest
  * EXTEND_HISTORY_MAX), oldest first: [{"time_ms", "from", "to",
  * "latency_ms", "via": "direct"|"mailbox", "host", "error" (failures

@@ -392,13 +392,28 @@ int mailbox_announce(const char *pool, unsigned host)
 	_cleanup_free_ uint8_t *buf = mailbox_buf(1);
 	int r;
 
-	MUTEX_SCOPE(&c->lock);
-	if ((r = client_open(c, pool)) < 0 || (r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0)
-		return r;
-	if (mailbox_request_in(buf, host, &q) == 0)
-		return 0; /* a request or an announcement is there already */
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return 0; /* a request in flight: the slot holds it */
+	if ((r = client_open(c, pool)) < 0 || (r = mailbox_read(c->mb, MAILBOX_INBOX, host, 1, buf)) < 0 ||
+	    mailbox_request_in(buf, host, &q) == 0) /* a request or an announcement is there already */
+		goto out;
 	mailbox_request_out(&(struct mailbox_request){ .host_id = host }, rec);
-	return mailbox_write(c->mb, MAILBOX_INBOX, host, rec);
+	r = mailbox_write(c->mb, MAILBOX_INBOX, host, rec);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r < 0 ? r : 0;
+}
+
+void mailbox_forget(const char *pool)
+{
+	struct client *c;
+	{
+		MUTEX_SCOPE(&clients_lock);
+		if (!clients || !(c = hashmap_get(clients, pool)))
+			return;
+	}
+	MUTEX_SCOPE(&c->lock);
+	mailbox_close(TAKE_PTR(c->mb));
 }
 
 static uint64_t monotonic_ms(void)

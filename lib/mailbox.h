@@ -140,10 +140,15 @@ int mailbox_announce(const char *pool, unsigned host);
 int mailbox_ask(const char *pool, struct mailbox_request *q, unsigned poll_ms, unsigned timeout_ms,
 		struct mailbox_reply *ret);
 
+/* This host left the pool: closes its mailbox here (its devices may go),
+ * after a request in flight. */
+void mailbox_forget(const char *pool);
+
 /* ---- the SPM side (lib/mailbox_server.c) ---- */
 
-/* Runs a request on the SPM: fills the reply's result, size and error fields. */
-typedef void (*mailbox_handler)(const struct mailbox_request *q, struct mailbox_reply *a);
+/* Runs a request read from pool's mailbox on its SPM: fills the reply's
+ * result, size and error fields. */
+typedef void (*mailbox_handler)(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a);
 
 struct mailbox_settings {
 	unsigned poll_ms;         /* how often the SPM reads the inbox and a host its outbox slot */

@@ -18,6 +18,7 @@ int mailbox_next_seq(struct mailbox *mb, unsigned host, uint64_t last, uint64_t 
  * every poll. */
 struct mailbox_poll {
 	const char *name; /* for messages */
+	const char *pool; /* the handler's first argument */
 	struct mailbox *mb;
 	mailbox_handler handler;
 	unsigned spm_host;

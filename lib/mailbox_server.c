@@ -54,7 +54,7 @@ static void answer(struct mailbox_poll *ps, const struct mailbox_request *q)
 	uint8_t rec[MAILBOX_RECORD_SIZE];
 	uint64_t t0 = monotonic_ms();
 
-	ps->handler(q, &a);
+	ps->handler(ps->pool, q, &a);
 	if (a.result == -SP_E_NOT_SPM) {
 		/* no longer SPM (the poller is being stopped): the next SPM answers */
 		log_debug("pool %s: request %" PRIu64 " of host %u left for the next SPM", ps->name, q->seq, q->host_id);
@@ -124,7 +124,7 @@ static void *poller(void *arg)
 	struct server *s = arg;
 	const struct mailbox_settings *cfg = mailbox_settings();
 	struct mailbox_poll *ps = xcalloc(1, sizeof(*ps));
-	*ps = (struct mailbox_poll){ .name = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
+	*ps = (struct mailbox_poll){ .name = s->pool, .pool = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
 	bool failing = false;
 
 	/* until the mailbox opens and the first full scan works (storage trouble) */
@@ -168,6 +168,8 @@ int mailbox_serve_start(const char *pool)
 	pthread_cond_init(&s->wake, NULL);
 	int r = -pthread_create(&s->thread, NULL, poller, s);
 	if (r < 0) {
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return sp_error_set(r, "internal", "", "pool %s: cannot start the mailbox poller", pool);
 	}
@@ -204,12 +206,11 @@ void mailbox_serve_stop_all(void)
 {
 	for (;;) {
 		struct server *s = NULL;
-		const char *key = NULL;
 		{
 			MUTEX_SCOPE(&servers_lock);
 			size_t pos = 0;
 			void *v;
-			if (!servers || hashmap_next(servers, &pos, &key, &v) < 0)
+			if (!servers || hashmap_next(servers, &pos, NULL, &v) < 0)
 				break;
 			s = v;
 			hashmap_remove(servers, s->pool);

@@ -1,6 +1,7 @@
 #include "lib/qemu_img.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -185,7 +186,41 @@ int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc,
 	return run_qemu_img(argv, NULL, path, NULL);
 }
 
+#define MEASURE_MEMO 64
+
+static struct {
+	pthread_mutex_t lock;
+	struct measured {
+		enum vol_format fmt;
+		uint64_t capacity, bytes; /* bytes 0: unused */
+	} v[MEASURE_MEMO];
+	size_t next; /* replaced next, round robin */
+} memo = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes);
+
 int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes)
+{
+	{
+		MUTEX_SCOPE(&memo.lock);
+		for (size_t i = 0; i < MEASURE_MEMO; i++)
+			if (memo.v[i].bytes && memo.v[i].fmt == fmt && memo.v[i].capacity == capacity) {
+				*ret_bytes = memo.v[i].bytes;
+				return 0;
+			}
+	}
+	uint64_t bytes = 0;
+	int r = measure(fmt, capacity, &bytes);
+	if (r < 0)
+		return r;
+	MUTEX_SCOPE(&memo.lock);
+	memo.v[memo.next] = (struct measured){ fmt, capacity, bytes };
+	memo.next = (memo.next + 1) % MEASURE_MEMO;
+	*ret_bytes = bytes;
+	return 0;
+}
+
+static int measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes)
 {
 	char size[32];
 	snprintf(size, sizeof(size), "%" PRIu64, capacity);

@@ -37,7 +37,9 @@ int qemu_img_resize(const char *path, enum vol_format fmt, enum vol_alloc alloc,
 int qemu_img_repair_leaks(const char *path);
 
 /* Bytes a fully allocated image of this format and capacity needs (qemu-img
- * measure): the most a thin qcow2 volume on a block domain may ever take. */
+ * measure): the most a thin qcow2 volume on a block domain may ever take.
+ * The answer depends on nothing else: the last answers are remembered (every
+ * extend asks, and running qemu-img costs ~20 ms). */
 int qemu_img_measure(enum vol_format fmt, uint64_t capacity, uint64_t *ret_bytes);
 
 /* Parses a progress line of `qemu-img -p` ("    (42.50/100%)"); -EINVAL if not one. */

@@ -4,7 +4,8 @@ a. every host sees the same LUN (same WWID) through multipath with two ready pat
 b. a block domain created through host 1's API on /dev/mapper/<wwid>, and a raw
    image on it, are seen by every other host's LVM (vgs / lvs in the guest);
 d. a pool on the LUN, every host connected (each guest runs its sanlock daemon),
-   host 1 SPM: kill host 1's guest; host 2 becomes SPM within sanlock's
+   host 1 SPM; host 2 extends a thin volume it has prepared through the pool's
+   mailbox and its device grows; kill host 1's guest; host 2 becomes SPM within sanlock's
    host-dead time (+ slack for emulated guests) and work goes on.
 
 Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
@@ -148,6 +149,30 @@ class ClusterTest(unittest.TestCase):
             time.sleep(0.2)
         st, err = h2.post("/v1/domains/%s/images" % master, {"name": "no", "format": "raw", "capacity": 64 << 20})
         self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
+
+        # host 2 extends a thin volume it has prepared: through the mailbox (host 1
+        # runs the lvextend), then host 2's device shows the new size (refreshed)
+        st, acc = h1.post("/v1/domains/%s/images" % master, {"name": "thin", "format": "qcow2", "capacity": 2 << 30})
+        self.assertEqual(st, 202, acc)
+        self.assertEqual(h1.wait_task(acc["task"])["state"], "finished")
+        thin = "/v1/domains/%s/images/%s" % (master, acc["image"])
+        st, prep = h2.post(thin + "/prepare")
+        self.assertEqual(st, 200, prep)
+
+        def size():
+            return int(h2.run("blockdev --getsize64 " + prep["path"], check=True)[1].split()[-1])
+        before = size()
+        st, v = h2.post(thin + "/volumes/%s/extend" % acc["volume"])
+        self.assertEqual(st, 200, v)
+        self.assertEqual((v["extend"]["from"], v["lv_size"]), (before, size()))
+        self.assertGreater(v["lv_size"], before)
+        self.assertEqual([(e["via"], e["host"], e["to"]) for e in v["extend_history"]],
+                         [("mailbox", 2, v["lv_size"])])
+        sys.stderr.write("extend through the mailbox in the guests: %.0f ms\n" % v["extend"]["latency_ms"])
+        self.assertEqual(h2.post(thin + "/teardown")[0], 200)
+        st, acc = h1.request("DELETE", thin)
+        self.assertEqual(st, 202, acc)
+        self.assertEqual(h1.wait_task(acc["task"])["state"], "finished")
 
         h1.stop()  # the whole host dies: qemu is gone, with its sanlock daemon
         t0 = time.monotonic()

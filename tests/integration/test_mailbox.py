@@ -123,7 +123,7 @@ class MailboxTest(unittest.TestCase):
 
     def join_all(self):
         for h in self.hosts:
-            wait_for("host %d to join" % h.id, lambda: h.joined(self.pool), timeout=30)
+            wait_for("host %d to join" % h.id, lambda: h.joined(self.pool), timeout=90)
 
     def start_spm(self, h):
         wait_for("host %d to become SPM" % h.id,
@@ -190,7 +190,7 @@ class BlockMasterTest(MailboxTest):
         # the SPM agent grows the LV of host 2's request and dies before answering
         h1.d.kill()
         h1.start(env_extra={"SANPOOL_CRASH_AT": "mailbox.before_reply"})
-        wait_for("host 1 to rejoin", lambda: h1.joined(self.pool), timeout=30)
+        wait_for("host 1 to rejoin", lambda: h1.joined(self.pool), timeout=90)
         self.start_spm(h1)
         answer = {}
         asker = threading.Thread(target=lambda: answer.update(
@@ -225,7 +225,7 @@ class FileMasterTest(MailboxTest):
         inbox, outbox = (os.path.join(shared, "dom_md", n) for n in ("inbox", "outbox"))
         # host 3 is the test itself, writing records by hand: announced, so polled at once
         write_slot(inbox, 3, request_record(3, 0, 0, kind=0))
-        wait_for("host 1 to join", lambda: h1.joined(self.pool), timeout=30)
+        wait_for("host 1 to join", lambda: h1.joined(self.pool), timeout=90)
         self.start_spm(h1)
         st, d = h1.call("POST", "/v1/domains", {"name": "lun", "kind": "block", "pool": self.pool,
                                                 "devices": [self.loop]})

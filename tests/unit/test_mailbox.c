@@ -172,8 +172,9 @@ static struct {
 	int result; /* what the handler answers */
 } T;
 
-static void handler(const struct mailbox_request *q, struct mailbox_reply *a)
+static void handler(const char *pool, const struct mailbox_request *q, struct mailbox_reply *a)
 {
+	assert_string_equal(pool, "test-pool");
 	T.calls++;
 	a->result = T.result;
 	a->size = q->size;
@@ -235,7 +236,7 @@ static void test_each_request_is_run_once_and_a_new_spm_does_not_rerun_it(void *
 {
 	(void)state;
 	_cleanup_(mailbox_closep) struct mailbox *mb = open_box();
-	struct mailbox_poll ps = { .name = "test", .mb = mb, .handler = handler, .spm_host = 1 };
+	struct mailbox_poll ps = { .name = "test", .pool = "test-pool", .mb = mb, .handler = handler, .spm_host = 1 };
 	struct mailbox_reply a;
 
 	post_request(mb, request(2, 1, 2ULL << 30));
@@ -252,7 +253,7 @@ static void test_each_request_is_run_once_and_a_new_spm_does_not_rerun_it(void *
 	assert_int_equal(mailbox_poll_scan(&ps, ps.high), 0);
 	assert_int_equal(T.calls, 1);
 	/* a new SPM knows from the outbox */
-	struct mailbox_poll ps2 = { .name = "test", .mb = mb, .handler = handler, .spm_host = 3 };
+	struct mailbox_poll ps2 = { .name = "test", .pool = "test-pool", .mb = mb, .handler = handler, .spm_host = 3 };
 	assert_int_equal(mailbox_poll_start(&ps2), 0);
 	assert_int_equal(T.calls, 1);
 	/* the next request runs */
@@ -278,7 +279,7 @@ static void test_a_request_left_pending_is_answered_by_the_next_spm(void **state
 {
 	(void)state;
 	_cleanup_(mailbox_closep) struct mailbox *mb = open_box();
-	struct mailbox_poll ps = { .name = "test", .mb = mb, .handler = handler, .spm_host = 1 };
+	struct mailbox_poll ps = { .name = "test", .pool = "test-pool", .mb = mb, .handler = handler, .spm_host = 1 };
 
 	/* this SPM is losing its role: the handler says so, nothing is answered */
 	T.result = -SP_E_NOT_SPM;
@@ -289,7 +290,7 @@ static void test_a_request_left_pending_is_answered_by_the_next_spm(void **state
 	assert_int_equal(mailbox_poll_scan(&ps, ps.high), 0); /* not tried again by this poller */
 	assert_int_equal(T.calls, 1);
 	T.result = 0;
-	struct mailbox_poll ps2 = { .name = "test", .mb = mb, .handler = handler, .spm_host = 2 };
+	struct mailbox_poll ps2 = { .name = "test", .pool = "test-pool", .mb = mb, .handler = handler, .spm_host = 2 };
 	assert_int_equal(mailbox_poll_start(&ps2), 0);
 	assert_int_equal(T.calls, 2);
 	assert_int_equal(answered(mb, 1999, NULL), 7);
@@ -310,7 +311,7 @@ static void test_sequence_numbers_go_past_what_the_slots_hold(void **state)
 {
 	(void)state;
 	_cleanup_(mailbox_closep) struct mailbox *mb = open_box();
-	struct mailbox_poll ps = { .name = "test", .mb = mb, .handler = handler, .spm_host = 1 };
+	struct mailbox_poll ps = { .name = "test", .pool = "test-pool", .mb = mb, .handler = handler, .spm_host = 1 };
 	uint64_t seq;
 
 	assert_int_equal(mailbox_next_seq(mb, 5, 0, &seq), 0);
