@@ -66,7 +66,7 @@ static struct {
 	int cb[5];
 	char last_error[1100];
 	struct hashmap *drives; /* "<vm uuid>/<dev>" -> struct drive */
-	uint64_t events_threshold, events_enospc, extends, extend_failures, pauses, resumes;
+	uint64_t connects, events_threshold, events_enospc, extends, extend_failures, pauses, resumes;
 	struct recent recent[RECENT];
 	size_t recent_n, recent_next;
 
@@ -350,6 +350,7 @@ static bool connect_libvirt(bool *logged_failure)
 	mon.lost = false;
 	mon.rescan = true;
 	mon.last_error[0] = '\0';
+	mon.connects++;
 	*logged_failure = false;
 	log_info("thin monitor: connected to %s", mon.uri);
 	return true;
@@ -879,6 +880,7 @@ static json_object *summary_locked(void)
 	json_object_object_add(o, "connected", json_object_new_boolean(mon.conn && !mon.lost));
 	if (mon.last_error[0])
 		json_object_object_add(o, "last_error", json_object_new_string(mon.last_error));
+	add_u64(o, "connects", mon.connects);
 	add_u64(o, "watched_drives", mon.drives ? hashmap_size(mon.drives) : 0);
 	add_u64(o, "extends", mon.extends);
 	add_u64(o, "extend_failures", mon.extend_failures);

@@ -84,7 +84,7 @@ if [ "${sp_libvirt:-0}" = 1 ]; then
 	mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt
 	printf 'user = "root"\ngroup = "root"\n' >> /etc/libvirt/qemu.conf
 	virtlogd -d || fail "virtlogd"
-	libvirtd -d || fail "libvirtd"
+	libvirtd -d --pid-file /run/libvirtd.pid || fail "libvirtd"
 	i=0
 	until virsh -c qemu:///system version > /dev/null 2>&1; do
 		i=$((i + 1))

@@ -5,7 +5,8 @@ on (Cluster(libvirt=True)) and sanlock (io_timeout 5): host 1 makes a pool with
 a block master domain on the LUN and becomes its SPM, host 2 connects. The
 scenario runs on host 1 (the SPM extends directly) and then on host 2 (its
 extends go to the SPM through the pool's mailbox, as the volume's extend history
-says). A thin qcow2 image (capacity 6 GiB, first LV 256 MiB, chunk 256 MiB,
+says; there libvirtd restarts under the running VM first, and the monitor
+reconnects and keeps watching). A thin qcow2 image (capacity 6 GiB, first LV 256 MiB, chunk 256 MiB,
 watermark 20%) on the master domain is prepared on the host,
 a libvirt domain (type qemu, no OS: SeaBIOS finds nothing to boot and waits)
 gets the prepared path as its virtio disk (type=block, error_policy=stop),
@@ -86,7 +87,7 @@ class ThinTest(unittest.TestCase):
         self.assertNotIn("fail", out.lower(), out)
 
     # --- the scenario ------------------------------------------------------------------
-    def scenario(self, host, name, via):
+    def scenario(self, host, name, via, restart_libvirtd=False):
         """The VM on host: prepared image, libvirt domain, writes past the first LV size."""
         if not hasattr(type(self), "dom"):
             # host 1 makes the pool and is its SPM, host 2 connects
@@ -115,6 +116,16 @@ class ThinTest(unittest.TestCase):
         self.assertEqual(d["lv_size"], INITIAL)
         self.assertLess(d["threshold"], INITIAL)
         sys.stderr.write("[thin] %s: VM started and watched after %.1fs\n" % (name, time.monotonic() - t0))
+        if restart_libvirtd:
+            # libvirtd restarts under the running VM: the monitor reconnects and keeps watching
+            connects = thinvm.thin_state(host)["connects"]
+            host.run("pid=$(cat /run/libvirtd.pid); kill $pid; while [ -e /proc/$pid ]; do sleep 0.1; done; "
+                     "libvirtd -d --pid-file /run/libvirtd.pid; "
+                     "until virsh version >/dev/null 2>&1; do sleep 0.1; done", check=True, timeout=180)
+            thinvm.wait_until("monitor reconnected", lambda: (lambda s: (
+                s["connected"] and s["connects"] == connects + 1, s))(thinvm.thin_state(host)), timeout=60)
+            d = thinvm.wait_until("drive still watched", lambda: (lambda d: (
+                d is not None and d["threshold"] > 0, d))(thinvm.drive(host, volume)))
 
         # a writer well past the first LV size, piece by piece: it never waits for the extends
         t0 = time.monotonic()
@@ -165,7 +176,7 @@ class ThinTest(unittest.TestCase):
         self.scenario(self.g[0], "thin1", "direct")
 
     def test_b_vm_on_another_host_extends_through_the_mailbox(self):
-        self.scenario(self.g[1], "thin2", "mailbox")
+        self.scenario(self.g[1], "thin2", "mailbox", restart_libvirtd=True)
 
 
 if __name__ == "__main__":
