@@ -26,6 +26,7 @@
 #define POLL_MS 2000      /* allocation poll, and reconnect attempts */
 #define RECENT 512        /* extends kept for the state (the benchmark reads them) */
 #define EXTEND_TRIES 3    /* a failed extend is tried again this often, a second apart */
+#define THREAD_STACK (1024 * 1024)
 
 /* One VM drive that writes a thin volume of a block domain. */
 struct drive {
@@ -803,12 +804,22 @@ int thinmon_start(const struct thinmon_settings *s)
 	virSetErrorFunc(NULL, quiet_errors);
 	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
 		return log_error_errno(-EIO, "thin monitor: cannot start libvirt's event loop: %s", virt_error());
-	if ((r = -pthread_create(&mon.loop, NULL, event_loop, NULL)) < 0 ||
-	    (r = -pthread_create(&mon.manager, NULL, manager, NULL)) < 0)
+	/* small stacks: LVM locks every mapping of the process in memory while it
+	 * suspends a device (an lvextend of an active LV), 8 MiB stacks included */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	if ((r = -pthread_create(&mon.loop, &attr, event_loop, NULL)) < 0 ||
+	    (r = -pthread_create(&mon.manager, &attr, manager, NULL)) < 0) {
+		pthread_attr_destroy(&attr);
 		return log_error_errno(r, "thin monitor: cannot start its threads: %m");
+	}
 	for (int i = 0; i < WORKERS; i++)
-		if ((r = -pthread_create(&mon.workers[i], NULL, worker, NULL)) < 0)
+		if ((r = -pthread_create(&mon.workers[i], &attr, worker, NULL)) < 0) {
+			pthread_attr_destroy(&attr);
 			return log_error_errno(r, "thin monitor: cannot start its threads: %m");
+		}
+	pthread_attr_destroy(&attr);
 	mon.started = true;
 	log_info("thin monitor: watching VMs through %s (chunk %" PRIu64 " MiB, watermark %u%%)", mon.uri,
 		 s->chunk >> 20, s->watermark_percent);
