@@ -12,6 +12,7 @@
 #include "agent/config.h"
 #include "agent/watchdog.h"
 #include "api/http.h"
+#include "lease/sharing.h"
 #include "lease/spm.h"
 #include "lib/connections.h"
 #include "lib/devices.h"
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
 	    bootstrap(&cfg) < 0 || connections_open(cfg.data_dir) < 0)
 		return 1;
 	devices_monitor_start(5000);
+	if (sharing_service_start((unsigned)cfg.host_id, cfg.sanlock) < 0)
+		return 1;
 	/* a pool's journals are its SPM's to replay (spm_start), with leases on */
 	if (cfg.sanlock)
 		ops_recover("");
@@ -157,6 +160,7 @@ int main(int argc, char **argv)
 	api_stop();
 	thinmon_stop();
 	task_runner_stop();
+	sharing_service_stop();
 	spm_service_stop();
 	store_close();
 	devices_monitor_stop();

@@ -70,6 +70,11 @@ void reply_error(struct response *res)
 	json_object_object_add(err, "field", e->field[0] ? json_object_new_string(e->field) : NULL);
 	if (e->spm_host)
 		json_object_object_add(err, "spm_host", json_object_new_int((int)e->spm_host));
+	_cleanup_json_ json_object *details = e->details[0] ? json_tokener_parse(e->details) : NULL;
+	if (details && json_object_is_type(details, json_type_object)) {
+		json_object_object_foreach(details, key, val)
+			json_object_object_add(err, key, json_object_get(val));
+	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "error", err);
 	reply_json(res, e->code ? status_of(e->code) : MHD_HTTP_INTERNAL_SERVER_ERROR, o);

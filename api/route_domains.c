@@ -6,6 +6,7 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lease/sharing.h"
 #include "lease/spm.h"
 #include "lib/devices.h"
 #include "lib/lvm.h"
@@ -25,7 +26,7 @@ static void get_domain(const struct request *req, struct response *res)
 }
 
 /* Devices for a block domain: device paths LVM accepts, existing block
- * devices, each once. (Whether every host sees them comes with the devices API.) */
+ * devices, each once. (Whether every host sees them: sharing_check_devices.) */
 static int check_devices(const char *const *devs)
 {
 	size_t n = 0;
@@ -86,8 +87,13 @@ static void create_domain(const struct request *req, struct response *res)
 
 	if (r == 0)
 		r = domain_location_parse(req->body, &ds);
-	if (r == 0 && ds.devices) /* a device in use is refused unless forced (lib/devices.c) */
-		r = devices_check_unused(ds.devices, json_object_get_boolean(json_object_object_get(req->body, "force")));
+	bool force = json_object_get_boolean(json_object_object_get(req->body, "force"));
+	/* a device in use (lib/devices.c), or one some host of the pool does not
+	 * see (lease/sharing.c), is refused unless forced */
+	if (r == 0 && ds.devices)
+		r = devices_check_unused(ds.devices, force, "devices");
+	if (r == 0 && ds.devices)
+		r = sharing_check_devices(ds.pool, ds.devices, force, "devices");
 	if (r == 0)
 		r = store_domain_create(&ds, uuid);
 	if (r == 0 && ds.pool)
@@ -142,19 +148,22 @@ static void add_device(const struct request *req, struct response *res)
 {
 	static const struct field_spec spec[] = {
 		{ "device", FIELD_STRING, true },
+		{ "force", FIELD_BOOL, false },
 	};
-	const char *dev;
+	struct domain d;
 	struct stat st;
 	int r = body_check(req->body, spec, ARRAY_SIZE(spec));
 
 	if (r == 0) {
-		dev = body_str(req->body, "device");
-		if (!lvm_device_is_valid(dev))
-			r = sp_bad_field("device", "%s is not a valid device path", dev);
-		else if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
-			r = sp_bad_field("device", "%s is not a block device", dev);
-		else
-			r = store_domain_add_device(req->params[0], dev);
+		const char *devs[] = { body_str(req->body, "device"), NULL };
+		bool force = json_object_get_boolean(json_object_object_get(req->body, "force"));
+		if (!lvm_device_is_valid(devs[0]))
+			r = sp_bad_field("device", "%s is not a valid device path", devs[0]);
+		else if (stat(devs[0], &st) < 0 || !S_ISBLK(st.st_mode))
+			r = sp_bad_field("device", "%s is not a block device", devs[0]);
+		else if ((r = store_get_domain(req->params[0], &d)) == 0 &&
+			 (r = sharing_check_devices(d.pool, devs, force, "device")) == 0)
+			r = store_domain_add_device(req->params[0], devs[0], force);
 	}
 	reply_done(res, r, "add_device", req->params[0], r < 0 ? NULL : store_domain_json(req->params[0]));
 }

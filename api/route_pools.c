@@ -5,6 +5,7 @@
 
 #include "api/body.h"
 #include "api/route.h"
+#include "lease/sharing.h"
 #include "lease/spm.h"
 #include "lib/devices.h"
 #include "lib/store.h"
@@ -50,13 +51,16 @@ static void create_pool(const struct request *req, struct response *res)
 	if (r == 0)
 		r = domain_location_parse(req->body, &master);
 	if (r == 0 && master.devices) /* as for a domain: a device in use only when forced */
-		r = devices_check_unused(master.devices, json_object_get_boolean(json_object_object_get(req->body, "force")));
+		r = devices_check_unused(master.devices, json_object_get_boolean(json_object_object_get(req->body, "force")),
+					 "devices");
 	master.name = body_str(req->body, "master_domain_name");
 	if (r == 0)
 		r = store_pool_create(body_str(req->body, "name"), &master, pool, domain);
 	free((void *)master.devices);
 	if (r == 0)
 		r = spm_pool_created(pool);
+	if (r == 0)
+		sharing_pool_joined(pool);
 	if (r < 0) {
 		reply_error(res);
 		return;
@@ -83,12 +87,16 @@ static void connect_pool(const struct request *req, struct response *res)
 	free((void *)master.devices);
 	if (r == 0)
 		r = spm_pool_connected(req->params[0]);
+	if (r == 0)
+		sharing_pool_joined(req->params[0]);
 	if (r < 0) {
 		reply_error(res);
 		return;
 	}
 	reply_found(res, pool_view(store_pool_json(req->params[0])));
 }
+
+static int disconnect(const char *pool);
 
 /* The actions on a pool without a body: disconnect, SPM start and stop. */
 static void pool_action(const struct request *req, struct response *res, int (*fn)(const char *pool))
@@ -100,12 +108,30 @@ static void pool_action(const struct request *req, struct response *res, int (*f
 		reply_error(res);
 		return;
 	}
-	reply_found(res, fn == spm_pool_disconnect ? json_object_new_object() : pool_view(store_pool_json(req->params[0])));
+	reply_found(res, fn == disconnect ? json_object_new_object() : pool_view(store_pool_json(req->params[0])));
+}
+
+/* This host's report goes first (the master is still attached), and comes
+ * back if the disconnection is refused. */
+static int disconnect(const char *pool)
+{
+	struct pool p;
+	if (store_get_pool(pool, &p) < 0)
+		return spm_pool_disconnect(pool); /* says what is wrong */
+	sharing_pool_leaving(pool);
+	int r = spm_pool_disconnect(pool);
+	if (r < 0) {
+		struct sp_error cause;
+		sp_error_copy(&cause);
+		sharing_pool_joined(pool);
+		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
+	}
+	return r;
 }
 
 static void disconnect_pool(const struct request *req, struct response *res)
 {
-	pool_action(req, res, spm_pool_disconnect);
+	pool_action(req, res, disconnect);
 }
 
 static void start_spm(const struct request *req, struct response *res) { pool_action(req, res, spm_start); }

@@ -100,6 +100,15 @@ int lockspace_leave(struct lockspace *ls);
 
 const char *lockspace_state_name(enum lockspace_state s);
 
+/* The host ids that hold a delta lease in the lockspace named name, as this
+ * host's daemon last saw them (sanlock_get_hosts): live, not yet seen
+ * renewing (sanlock's "unknown": a host that just joined, or one that died
+ * before this host joined) and failing (not renewed lately, not yet dead).
+ * Hosts that left (free) or are dead are not. Ascending, in *ret_ids
+ * (allocated), count in *ret_n. Needs the lockspace joined on this host
+ * (-ENOENT otherwise). Safe from another thread (own connection). */
+int lockspace_live_hosts(const char *name, unsigned **ret_ids, size_t *ret_n);
+
 /* ------------------------------------------------------------------------
  * Resource leases (paxos leases): exclusive ownership of a named resource by
  * one process on one host. The lease version (sanlock's lver) grows by one at

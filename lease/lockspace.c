@@ -230,3 +230,34 @@ int lockspace_leave(struct lockspace *ls)
 	log_debug("lockspace %s left (host id %u)", ls->name, ls->host_id);
 	return 0;
 }
+
+static int cmp_id(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return x < y ? -1 : x > y;
+}
+
+int lockspace_live_hosts(const char *name, unsigned **ret_ids, size_t *ret_n)
+{
+	struct sanlk_host *hss = NULL;
+	int count = 0;
+
+	if (!lease_name_is_valid(name))
+		return sp_bad_field("lockspace", "invalid lockspace name '%s'", name ? name : "");
+	int rv = sanlock_get_hosts(name, 0, &hss, &count, 0);
+	if (rv < 0)
+		return lease_error(rv, "cannot list the hosts of lockspace %s", name);
+	unsigned *ids = xcalloc((size_t)count + 1, sizeof(*ids));
+	size_t n = 0;
+	for (int i = 0; i < count; i++) {
+		uint32_t state = hss[i].flags & SANLK_HOST_MASK;
+		if (hss[i].host_id >= 1 && hss[i].host_id <= LEASE_HOST_ID_MAX &&
+		    (state == SANLK_HOST_LIVE || state == SANLK_HOST_UNKNOWN || state == SANLK_HOST_FAIL))
+			ids[n++] = (unsigned)hss[i].host_id;
+	}
+	free(hss);
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	*ret_ids = ids;
+	*ret_n = n;
+	return 0;
+}

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util/cleanup.h"
 #include "lib/util/xalloc.h"
 
 static bool in_list(const char *const *list, const char *wwid)
@@ -57,14 +59,16 @@ void device_sharing_free(char **wwids)
 
 /* --- registry --------------------------------------------------------------- */
 
-struct entry {
-	int host_id;
-	char **wwids;
+struct pool_hosts {
+	char pool[UUID_STR_LEN];
+	size_t n;
+	int *host_ids;
+	char ***wwids; /* per host */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct entry *entries;
-static size_t n_entries;
+static struct pool_hosts *pools;
+static size_t n_pools;
 
 static char **copy_list(const char *const *wwids)
 {
@@ -77,49 +81,89 @@ static char **copy_list(const char *const *wwids)
 	return c;
 }
 
-void device_sharing_forget(int host_id)
+static void pool_hosts_clear(struct pool_hosts *p)
 {
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < n_entries; i++)
-		if (entries[i].host_id == host_id) {
-			device_sharing_free(entries[i].wwids);
-			entries[i] = entries[--n_entries];
-			break;
-		}
-	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < p->n; i++)
+		device_sharing_free(p->wwids[i]);
+	free(p->wwids);
+	free(p->host_ids);
 }
 
-void device_sharing_publish(int host_id, const char *const *wwids)
+static size_t pool_index(const char *pool)
 {
-	char **c = copy_list(wwids);
-	pthread_mutex_lock(&lock);
 	size_t i = 0;
-	while (i < n_entries && entries[i].host_id != host_id)
+	while (i < n_pools && strcmp(pools[i].pool, pool) != 0)
 		i++;
-	if (i == n_entries) {
-		entries = xrealloc(entries, (n_entries + 1) * sizeof(*entries));
-		entries[n_entries++] = (struct entry){ host_id, NULL };
-	}
-	device_sharing_free(entries[i].wwids);
-	entries[i].wwids = c;
-	pthread_mutex_unlock(&lock);
+	return i;
 }
 
-int device_sharing_state(const char *wwid, int local_host_id, const char *const *local_wwids)
+void device_sharing_forget_pool(const char *pool)
 {
-	pthread_mutex_lock(&lock);
-	if (n_entries == 0) {
-		pthread_mutex_unlock(&lock);
+	MUTEX_SCOPE(&lock);
+	size_t i = pool_index(pool);
+	if (i < n_pools) {
+		pool_hosts_clear(&pools[i]);
+		pools[i] = pools[--n_pools];
+	}
+}
+
+void device_sharing_set_pool(const char *pool, const struct host_wwids *hosts, size_t n)
+{
+	struct pool_hosts c = { .n = n, .host_ids = xcalloc(n + 1, sizeof(int)), .wwids = xcalloc(n + 1, sizeof(char **)) };
+	snprintf(c.pool, sizeof(c.pool), "%s", pool);
+	for (size_t i = 0; i < n; i++) {
+		c.host_ids[i] = hosts[i].host_id;
+		c.wwids[i] = copy_list(hosts[i].wwids);
+	}
+	MUTEX_SCOPE(&lock);
+	size_t i = pool_index(pool);
+	if (i == n_pools)
+		pools = xrealloc(pools, ++n_pools * sizeof(*pools));
+	else
+		pool_hosts_clear(&pools[i]);
+	pools[i] = c;
+}
+
+static int cmp_uint(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return x < y ? -1 : x > y;
+}
+
+int device_sharing_state(const char *pool, const char *wwid, int local_host_id, const char *const *local_wwids,
+			 unsigned **ret_missing)
+{
+	size_t n_missing = 0, found = 0;
+	unsigned *missing = NULL;
+
+	MUTEX_SCOPE(&lock);
+	for (size_t p = 0; p < n_pools; p++) {
+		if (pool && strcmp(pools[p].pool, pool) != 0)
+			continue;
+		found++;
+		for (size_t h = 0; h < pools[p].n; h++) {
+			const char *const *list = pools[p].host_ids[h] == local_host_id && local_wwids
+							  ? local_wwids
+							  : (const char *const *)pools[p].wwids[h];
+			bool dup = false;
+			if (in_list(list, wwid))
+				continue;
+			for (size_t j = 0; j < n_missing && !dup; j++)
+				dup = missing[j] == (unsigned)pools[p].host_ids[h];
+			if (!dup) {
+				missing = xrealloc(missing, (n_missing + 2) * sizeof(*missing));
+				missing[n_missing++] = (unsigned)pools[p].host_ids[h];
+			}
+		}
+	}
+	if (!found)
 		return -ENODATA;
+	if (ret_missing && n_missing) {
+		qsort(missing, n_missing, sizeof(*missing), cmp_uint);
+		missing[n_missing] = 0;
+		*ret_missing = missing;
+	} else {
+		free(missing);
 	}
-	struct host_wwids *hosts = xcalloc(n_entries, sizeof(*hosts));
-	for (size_t i = 0; i < n_entries; i++) {
-		hosts[i].host_id = entries[i].host_id;
-		hosts[i].wwids = entries[i].host_id == local_host_id && local_wwids ? local_wwids
-										    : (const char *const *)entries[i].wwids;
-	}
-	bool shared = device_sharing_is_shared(hosts, n_entries, wwid);
-	pthread_mutex_unlock(&lock);
-	free(hosts);
-	return shared;
+	return n_missing == 0;
 }

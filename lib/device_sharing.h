@@ -1,9 +1,11 @@
 /* Which devices are shared: seen by every host connected to the pool. A pure
  * computation over each host's list of seen WWIDs, plus the registry of those
- * lists that the pool connection fills (device_sharing_publish). */
+ * lists, per pool, that lease/sharing.c fills from the hosts' reports. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "lib/util/uuid.h"
 
 struct host_wwids {
 	int host_id;
@@ -18,13 +20,17 @@ char **device_sharing_compute(const struct host_wwids *hosts, size_t n);
 bool device_sharing_is_shared(const struct host_wwids *hosts, size_t n, const char *wwid);
 void device_sharing_free(char **wwids);
 
-/* The registry. The pool connection (lead: pool connect) calls
- * device_sharing_publish for every host connected to the pool, this host
- * included, whenever a host's list changes, and device_sharing_forget when a
- * host leaves the pool. Thread-safe. */
-void device_sharing_publish(int host_id, const char *const *wwids);
-void device_sharing_forget(int host_id);
-/* The registry's state for wwid: 1 shared, 0 not shared, -ENODATA when no
- * host published anything (the host is in no pool yet). local_wwids, when
- * given, replaces the list published for local_host_id (fresher). */
-int device_sharing_state(const char *wwid, int local_host_id, const char *const *local_wwids);
+/* The registry: per pool this host is connected to, the WWID lists of the
+ * pool's hosts as last read from its hosts area (lease/sharing.c replaces a
+ * pool's set whenever it reads the reports again, and forgets it when this
+ * host leaves the pool). Thread-safe. */
+void device_sharing_set_pool(const char *pool, const struct host_wwids *hosts, size_t n);
+void device_sharing_forget_pool(const char *pool);
+/* The registry's state for wwid in pool (NULL: in every pool this host is
+ * connected to): 1 shared, 0 not shared, -ENODATA when there is no such pool
+ * or no pool at all (this host is in no pool). local_wwids, when given,
+ * replaces the list recorded for local_host_id (fresher). ret_missing, when
+ * given and the answer is 0: the ids of the hosts that do not see it,
+ * ascending, 0-terminated (allocated). */
+int device_sharing_state(const char *pool, const char *wwid, int local_host_id, const char *const *local_wwids,
+			 unsigned **ret_missing);

@@ -315,7 +315,7 @@ int device_usage_probe(const char *devpath, struct device_usage *ret)
 	return 0;
 }
 
-int devices_check_unused(const char *const *devs, bool force)
+int devices_check_unused(const char *const *devs, bool force, const char *field)
 {
 	for (size_t i = 0; devs && devs[i]; i++) {
 		struct device_usage u;
@@ -326,7 +326,7 @@ int devices_check_unused(const char *const *devs, bool force)
 			continue;
 		/* the host's own disks are never taken, forced or not */
 		if (u.use == DEVICE_HOST || !force)
-			return sp_error_set(-SP_E_CONFLICT, "device_in_use", "devices", "%s is in use (%s: %s)%s", devs[i],
+			return sp_error_set(-SP_E_CONFLICT, "device_in_use", field, "%s is in use (%s: %s)%s", devs[i],
 					    device_use_str(u.use), u.detail,
 					    u.use == DEVICE_HOST ? "" : "; set force to use it anyway");
 		log_warning("devices: %s is in use (%s: %s), taken because force was set", devs[i],
@@ -398,8 +398,13 @@ static json_object *map_json(const struct mp_map *m, const char *const *seen, in
 		json_object_object_add(use, "detail", json_object_new_string(sp_error_last()->message));
 	}
 	json_object_object_add(o, "usage", use);
-	int shared = device_sharing_state(m->wwid, local_host_id, seen);
+	_cleanup_free_ unsigned *missing = NULL;
+	int shared = device_sharing_state(NULL, m->wwid, local_host_id, seen, &missing);
 	json_object_object_add(o, "shared", shared < 0 ? NULL : json_object_new_boolean(shared));
+	json_object *unseen = json_object_new_array();
+	for (size_t i = 0; missing && missing[i]; i++)
+		json_object_array_add(unseen, json_object_new_int((int)missing[i]));
+	json_object_object_add(o, "unseen_by", unseen);
 	return o;
 }
 
@@ -439,6 +444,27 @@ char **devices_seen_wwids(void)
 		out[i] = xstrdup(maps[i].wwid);
 	multipath_maps_free(maps, n);
 	return out;
+}
+
+int devices_wwid_of(const char *devpath, char **ret_wwid)
+{
+	struct mp_map *maps = NULL;
+	size_t n = 0;
+	char real[PATH_MAX];
+	int r = multipath_list(&maps, &n);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	const char *base = realpath(devpath, real) ? strrchr(real, '/') + 1 : NULL;
+	const char *mapper = strncmp(devpath, "/dev/mapper/", 12) == 0 ? devpath + 12 : NULL;
+	r = -ENOENT;
+	for (size_t i = 0; i < n && r == -ENOENT; i++)
+		if ((base && strcmp(maps[i].sysfs, base) == 0) || (mapper && strcmp(maps[i].name, mapper) == 0)) {
+			*ret_wwid = xstrdup(maps[i].wwid);
+			r = 0;
+		}
+	multipath_maps_free(maps, n);
+	return r;
 }
 
 json_object *devices_rescan_json(int local_host_id)

@@ -40,16 +40,22 @@ bool mountinfo_has_dev(const char *mountinfo, dev_t d);
  * the tag sp.kind=block. */
 int lvm_label_vg(const unsigned char *buf, size_t len, char *ret_vg, size_t size, bool *ret_ours);
 
-/* Refuses (409 naming field "devices", what uses it in the message) a device
- * that is in use, unless force. For domain create. */
-int devices_check_unused(const char *const *devs, bool force);
+/* Refuses (409 naming field, what uses it in the message) a device that is
+ * in use, unless force. For domain and pool create, and adding a device. */
+int devices_check_unused(const char *const *devs, bool force, const char *field);
 
-/* GET /v1/devices: {"devices": [...], "multipath": "running"|"unavailable"}. */
+/* GET /v1/devices: {"devices": [...], "multipath": "running"|"unavailable"};
+ * each device's "shared" (null in no pool) and "unseen_by" (host ids) come
+ * from lib/device_sharing's registry, with this host's list fresh. */
 json_object *devices_list_json(int local_host_id);
 /* The WWIDs this host sees (NULL-terminated, allocated; free with
  * device_sharing_free), or NULL with the error recorded. For the pool
  * connection to publish (device_sharing_publish). */
 char **devices_seen_wwids(void);
+/* The WWID of the multipath map devpath is (/dev/mapper/<name> or a path
+ * that resolves to the map's dm device), allocated. -ENOENT when devpath is
+ * no multipath map of this host. */
+int devices_wwid_of(const char *devpath, char **ret_wwid);
 /* Rescans iSCSI sessions and resizes every multipath map whose paths grew;
  * returns the listing afterwards. */
 json_object *devices_rescan_json(int local_host_id);

@@ -53,6 +53,10 @@ struct domain_ops {
 	 * there, with at least min_size bytes from it (a file grows to that). */
 	int (*lease_area)(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
 			  uint64_t *ret_offset);
+	/* Where the hosts of a pool whose master this is publish which devices
+	 * they see (lib/host_report.h): a path (newly allocated) and the byte
+	 * offset of the hosts area there. */
+	int (*hosts_area)(struct domain *d, char **ret_path, uint64_t *ret_offset);
 	/* The pool's record (lib/pool.h), kept on its master domain. read:
 	 * -SP_E_NOT_FOUND if the domain holds no record of that pool. */
 	int (*pool_md_write)(struct domain *d, const char *pool, json_object *record);
@@ -83,8 +87,9 @@ struct domain_ops {
 	 * to size bytes, or by the configured chunk when size is 0; never past
 	 * what a fully allocated volume of its capacity needs. Writes domain
 	 * metadata (SPM only). -SP_E_BAD_REQUEST (field "size") for a bad size,
-	 * -SP_E_CONFLICT if the volume cannot or need not grow. */
-	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size);
+	 * -SP_E_CONFLICT if the volume cannot or need not grow. *ret_size: the
+	 * size it has now (so no caller reads it back). */
+	int (*volume_extend)(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size);
 	/* The most volume_extend may give a volume: what a fully allocated one of
 	 * its capacity needs. NULL where volumes have no space of their own to
 	 * grow (file); -SP_E_CONFLICT (recorded) for a volume that cannot grow. */

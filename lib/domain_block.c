@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "lib/block_tags.h"
+#include "lib/devices.h"
+#include "lib/host_report.h"
 #include "lib/lvm.h"
 #include "lib/qemu_img.h"
 #include "lib/slot_journal.h"
@@ -29,6 +31,13 @@
 /* After the task journal in the same LV: the pool record, when this domain is a
  * pool's master (a few slots: a record is replaced in place). */
 #define POOL_MD_BYTES (16ULL * SLOT_SIZE)
+
+/* Further on in the journal LV, 1 MiB-aligned: the hosts area, one report per
+ * host id (lib/host_report.h: 2,000 x 16 KiB). Not zeroed at format: a report
+ * names its pool, and only live hosts' reports are read. */
+#define HOSTS_AREA_OFFSET (8ULL << 20)
+_Static_assert(JOURNAL_BYTES + POOL_MD_BYTES <= HOSTS_AREA_OFFSET, "the hosts area follows the pool record");
+_Static_assert(HOSTS_AREA_OFFSET + HOST_REPORT_AREA_SIZE <= SPECIAL_LV_SIZE, "the hosts area fits in the journal LV");
 
 static const char *const special_lvs[] = { "ids", "leases", "inbox", "outbox", "journal", NULL };
 
@@ -291,7 +300,7 @@ static int block_volume_max_size(struct domain *d, const struct volume_meta *m, 
 	return lv_max_size(m, ret);
 }
 
-static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+static int block_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size)
 {
 	struct lvm_lv lv;
 	uint64_t max;
@@ -313,7 +322,11 @@ static int block_volume_extend(struct domain *d, const struct volume_meta *m, ui
 					   m->uuid, lv.size);
 		size = lv.size + settings.extend_chunk < max ? lv.size + settings.extend_chunk : max;
 	}
-	return lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE));
+	/* the VG's extents are EXTENT_SIZE: lvextend gives exactly this */
+	if ((r = lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE))) < 0)
+		return r;
+	*ret_size = round_up(size, EXTENT_SIZE);
+	return 0;
 }
 
 /* A raw volume is its LV; a qcow2 one gets its header on the LV, which the
@@ -416,6 +429,20 @@ static int block_lease_area(struct domain *d, const char *which, uint64_t min_si
 	return 0;
 }
 
+static int block_hosts_area(struct domain *d, char **ret_path, uint64_t *ret_offset)
+{
+	_cleanup_free_ char *dev = NULL;
+	uint64_t offset, size;
+	int r = lvm_lv_location(d->uuid, "journal", &dev, &offset, &size);
+	if (r < 0)
+		return r;
+	if (size < HOSTS_AREA_OFFSET + HOST_REPORT_AREA_SIZE)
+		return sp_error_set(-SP_E_CORRUPT, "corrupt", "", "VG %s: the journal LV cannot hold the hosts area", d->uuid);
+	*ret_path = TAKE_PTR(dev);
+	*ret_offset = offset + HOSTS_AREA_OFFSET;
+	return 0;
+}
+
 static int block_pool_md_write(struct domain *d, const char *pool, json_object *record)
 {
 	return slot_journal_write(priv(d)->pool_md, pool, record);
@@ -501,7 +528,7 @@ static int block_remove(struct domain *d)
 	return 0;
 }
 
-int domain_block_add_device(struct domain *d, const char *dev)
+int domain_block_add_device(struct domain *d, const char *dev, bool force)
 {
 	struct block_priv *p = priv(d);
 	const char *one[] = { dev, NULL };
@@ -513,6 +540,8 @@ int domain_block_add_device(struct domain *d, const char *dev)
 			return sp_bad_field("device", "%s is already a device of domain %s", dev, d->uuid);
 	if (n >= LVM_MAX_DEVS)
 		return sp_bad_field("device", "domain %s has %zu devices, at most %d", d->uuid, n, LVM_MAX_DEVS);
+	if ((r = devices_check_unused(one, force, "device")) < 0)
+		return r;
 	/* the record names the device first: until vgextend commits, an extra
 	 * device in the filter is harmless; a PV of the VG missing from it is not */
 	p->devs[n] = xstrdup(dev);
@@ -566,6 +595,7 @@ const struct domain_ops domain_block_ops = {
 	.volume_max_size = block_volume_max_size,
 	.remove = block_remove,
 	.lease_area = block_lease_area,
+	.hosts_area = block_hosts_area,
 	.pool_md_write = block_pool_md_write,
 	.pool_md_read = block_pool_md_read,
 	.location = block_location,

@@ -41,7 +41,8 @@ int domain_block_identify(const char *const devs[], char ret_uuid[UUID_STR_LEN])
 int domain_block_open(const char *dir, struct domain *ret);
 /* Adds dev to the domain's VG (pvcreate + vgextend); the host-local record
  * names it first, so a crash between leaves only an extra device scanned.
- * -SP_E_BAD_REQUEST (field "device") if dev already is one of the domain's. */
-int domain_block_add_device(struct domain *d, const char *dev);
+ * -SP_E_BAD_REQUEST (field "device") if dev already is one of the domain's;
+ * -SP_E_CONFLICT (device_in_use) if it is in use otherwise, unless force. */
+int domain_block_add_device(struct domain *d, const char *dev, bool force);
 /* Grows every PV of the domain to its device's size (pvresize), after LUNs grew. */
 int domain_block_resize(struct domain *d);

@@ -338,9 +338,10 @@ static int file_volume_state(struct domain *d, const char *volume, bool *ret_act
 	return -ENOTSUP;
 }
 
-static int file_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size)
+static int file_volume_extend(struct domain *d, const struct volume_meta *m, uint64_t size, uint64_t *ret_size)
 {
 	(void)size;
+	(void)ret_size;
 	return sp_conflict("volume %s is a file on domain %s: it grows by itself, there is no LV to extend", m->uuid,
 			   d->uuid);
 }
@@ -355,6 +356,14 @@ static int file_lease_area(struct domain *d, const char *which, uint64_t min_siz
 	if (fd < 0 || fstat(fd, &st) < 0 || ((uint64_t)st.st_size < min_size && ftruncate(fd, (off_t)min_size) < 0))
 		return sp_error_set(-errno, "io_error", "", "domain %s: cannot prepare lease area %s: %m", d->uuid, path);
 	*ret_path = TAKE_PTR(path);
+	*ret_offset = 0;
+	return 0;
+}
+
+/* A sparse file, made by the first host that publishes its report. */
+static int file_hosts_area(struct domain *d, char **ret_path, uint64_t *ret_offset)
+{
+	*ret_path = xasprintf("%s/dom_md/hosts", d->path);
 	*ret_offset = 0;
 	return 0;
 }
@@ -433,6 +442,7 @@ const struct domain_ops domain_file_ops = {
 	.volume_extend = file_volume_extend,
 	.remove = file_remove,
 	.lease_area = file_lease_area,
+	.hosts_area = file_hosts_area,
 	.pool_md_write = file_pool_md_write,
 	.pool_md_read = file_pool_md_read,
 	.location = file_location,

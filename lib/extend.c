@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/store.h"
+#include "lib/task.h"
 #include "lib/thin_policy.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
@@ -31,13 +31,6 @@ static struct extend_settings settings = { .chunk = 1ULL << 30, .watermark_perce
 void extend_configure(const struct extend_settings *s) { settings = *s; }
 
 const struct extend_settings *extend_settings(void) { return &settings; }
-
-static uint64_t realtime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- history ---- */
 
@@ -183,8 +176,7 @@ static int grow_here(struct domain *d, const struct volume_meta *m, uint64_t min
 		return r;
 	uint64_t target = thin_next_size(from, min_size ? round_up_512(min_size) : 0, settings.chunk, max);
 	if (target > from) {
-		if ((r = d->ops->volume_extend(d, m, target)) < 0 ||
-		    (r = d->ops->volume_state(d, m->uuid, &active, &to)) < 0)
+		if ((r = d->ops->volume_extend(d, m, target, &to)) < 0)
 			return r;
 		log_info("domain %s: volume %s extended from %" PRIu64 " to %" PRIu64 " bytes", d->uuid, m->uuid, from, to);
 	} else {
@@ -237,19 +229,23 @@ void extend_serve(const char *pool, const struct mailbox_request *q, struct mail
 
 /* ---- asking the SPM ---- */
 
+/* Asks the SPM to grow the LV to at least min_size (0: a chunk more than this
+ * host sees), capped. *ret_active: whether the LV is active here. */
 static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64_t min_size, uint64_t *ret_from,
-			   uint64_t *ret_to)
+			   uint64_t *ret_to, bool *ret_active)
 {
 	const struct mailbox_settings *ms = mailbox_settings();
 	struct mailbox_reply a;
 	uint64_t from, max;
-	bool active;
 	int r;
 
 	if (!m->legal)
 		return sp_conflict("volume %s is ILLEGAL", m->uuid);
-	d->ops->forget_cache(d); /* the SPM may have grown it since this host looked */
-	if ((r = d->ops->volume_max_size(d, m, &max)) < 0 || (r = d->ops->volume_state(d, m->uuid, &active, &from)) < 0)
+	/* the size as this host last read it: every LVM command costs (a second
+	 * in an emulated guest), and if another host grew the LV since, asking
+	 * for a chunk more than this host saw is still what its writer needs */
+	if ((r = d->ops->volume_max_size(d, m, &max)) < 0 ||
+	    (r = d->ops->volume_state(d, m->uuid, ret_active, &from)) < 0)
 		return r;
 	/* the request names an absolute size, so running it twice changes nothing */
 	uint64_t target = thin_next_size(from, min_size ? round_up_512(min_size) : 0, settings.chunk, max);
@@ -259,7 +255,7 @@ static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64
 		return 0;
 	}
 	struct mailbox_request q = { .host_id = ms->host_id, .kind = MAILBOX_KIND_EXTEND, .size = target,
-				     .time_ms = realtime_ms() };
+				     .time_ms = (uint64_t)now_ms() };
 	memcpy(q.domain, d->uuid, UUID_STR_LEN);
 	memcpy(q.image, m->image, UUID_STR_LEN);
 	memcpy(q.volume, m->uuid, UUID_STR_LEN);
@@ -271,12 +267,8 @@ static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64
 		sp_error_set_spm_host(a.spm_host);
 		return r;
 	}
-	d->ops->forget_cache(d);
-	if ((r = d->ops->volume_state(d, m->uuid, &active, ret_to)) < 0)
-		return r;
-	if (*ret_to < a.size) /* what this host reads must be what the SPM made */
-		return sp_error_set(-EIO, "io_error", "", "volume %s: the SPM grew its LV to %" PRIu64
-				    " bytes but this host reads %" PRIu64, m->uuid, a.size, *ret_to);
+	d->ops->forget_cache(d); /* the next read shows the SPM's change */
+	*ret_to = a.size;
 	return 0;
 }
 
@@ -288,7 +280,6 @@ static int extend_once(const char *domain, const char *image, const char *volume
 	struct domain d;
 	struct volume_meta m;
 	bool active = false;
-	uint64_t size;
 	int r;
 
 	if ((r = volume_lookup(domain, image, volume, &d, &m)) < 0)
@@ -296,18 +287,17 @@ static int extend_once(const char *domain, const char *image, const char *volume
 	r = store_check_writer(&d);
 	if (r == 0) {
 		*ret_via = "direct";
-		r = grow_here(&d, &m, min_size, &ret->from, &ret->to);
-	} else if (r == -SP_E_NOT_SPM) {
-		sp_error_clear();
-		*ret_via = "mailbox";
-		r = grow_by_mailbox(&d, &m, min_size, &ret->from, &ret->to);
+		return grow_here(&d, &m, min_size, &ret->from, &ret->to);
 	}
-	if (r < 0)
+	if (r != -SP_E_NOT_SPM)
 		return r;
-	/* the SPM's own lvextend resized its active LV; elsewhere the device
-	 * keeps its old size until refreshed */
-	if (strcmp(*ret_via, "mailbox") == 0 && d.ops->volume_state(&d, volume, &active, &size) == 0 && active &&
-	    (r = d.ops->volume_refresh(&d, image, volume)) < 0)
+	sp_error_clear();
+	*ret_via = "mailbox";
+	if ((r = grow_by_mailbox(&d, &m, min_size, &ret->from, &ret->to, &active)) < 0)
+		return r;
+	/* the SPM's own lvextend resized its active LV; here the device keeps
+	 * its old size until refreshed */
+	if (active && (r = d.ops->volume_refresh(&d, image, volume)) < 0)
 		return r;
 	return 0;
 }
@@ -343,7 +333,17 @@ static void inflight_put(struct inflight *f)
 	}
 }
 
-static atomic_int waiting; /* extend_volume calls in progress */
+/* extend_volume calls in progress, and the gauge set to it: under one lock,
+ * so that the last value set is the count */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t waiting;
+
+static void waiting_add(int64_t n)
+{
+	MUTEX_SCOPE(&waiting_lock);
+	waiting += n;
+	metrics_extends_waiting(waiting);
+}
 
 /* The extend itself, coalesced with one in flight for the same volume. */
 static int extend_coalesced(const char *domain, const char *image, const char *volume, uint64_t min_size,
@@ -393,7 +393,7 @@ static int extend_coalesced(const char *domain, const char *image, const char *v
 	uint64_t ns = metric_now_ns() - t0;
 	res.latency_us = ns / 1000;
 
-	struct history_entry e = { .time_ms = realtime_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
+	struct history_entry e = { .time_ms = (uint64_t)now_ms(), .from = res.from, .to = r < 0 ? res.from : res.to,
 				   .latency_us = res.latency_us, .via = via, .host = mailbox_settings()->host_id };
 	if (r < 0) {
 		e.error = xstrdup(sp_error_last()->message);
@@ -423,8 +423,8 @@ static int extend_coalesced(const char *domain, const char *image, const char *v
 int extend_volume(const char *domain, const char *image, const char *volume, uint64_t min_size,
 		  struct extend_result *ret)
 {
-	metrics_extends_waiting(atomic_fetch_add(&waiting, 1) + 1);
+	waiting_add(1);
 	int r = extend_coalesced(domain, image, volume, min_size, ret);
-	metrics_extends_waiting(atomic_fetch_sub(&waiting, 1) - 1);
+	waiting_add(-1);
 	return r;
 }

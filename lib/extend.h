@@ -23,7 +23,10 @@ struct extend_result {
 int extend_volume(const char *domain, const char *image, const char *volume,
 		  uint64_t min_size, struct extend_result *ret);
 
-/* ---- for the agent's start-up, the SPM's mailbox poller and the API ---- */
+/* "Its current size" is the size this host last read (its device's size, all
+ * a writer here can have used): no LVM command is run before asking.
+ *
+ * ---- for the agent's start-up, the SPM's mailbox poller and the API ---- */
 
 struct json_object;
 struct mailbox_request;

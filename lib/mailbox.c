@@ -13,6 +13,7 @@
 #include "lib/domain.h"
 #include "lib/slot_journal.h"
 #include "lib/store.h"
+#include "lib/metrics.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
@@ -416,12 +417,7 @@ void mailbox_forget(const char *pool)
 	mailbox_close(TAKE_PTR(c->mb));
 }
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t monotonic_ms(void) { return metric_now_ns() / 1000000; }
 
 int mailbox_ask(const char *pool, struct mailbox_request *q, unsigned poll_ms, unsigned timeout_ms,
 		struct mailbox_reply *ret)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/mailbox_priv.h"
+#include "lib/metrics.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
@@ -27,12 +28,7 @@ struct server {
 static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hashmap *servers; /* pool uuid -> struct server, while it runs */
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t monotonic_ms(void) { return metric_now_ns() / 1000000; }
 
 /* Waits ms or until asked to stop; true when asked to stop. */
 static bool pause_or_stop(struct server *s, unsigned ms)

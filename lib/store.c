@@ -669,14 +669,14 @@ static int block_domain_locked(const char *uuid, struct domain **ret)
 	return 0;
 }
 
-int store_domain_add_device(const char *uuid, const char *dev)
+int store_domain_add_device(const char *uuid, const char *dev, bool force)
 {
 	struct domain *d = NULL;
 	int r;
 
 	WRITE_LOCKED;
 	if ((r = block_domain_locked(uuid, &d)) < 0 || (r = store_check_writer(d)) < 0 ||
-	    (r = domain_block_add_device(d, dev)) < 0)
+	    (r = domain_block_add_device(d, dev, force)) < 0)
 		return r;
 	return d->pool[0] ? update_pool_record_locked(d->pool, put_location, d) : 0;
 }

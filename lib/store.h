@@ -65,8 +65,9 @@ int store_domain_attach(const struct domain_spec *spec, char ret_uuid[UUID_STR_L
  * master domain, or has queued or running tasks. */
 int store_domain_remove(const char *uuid);
 /* Block domains only (-SP_E_CONFLICT for a file domain): adds a device to the
- * domain's VG; grows its PVs to their devices' sizes. */
-int store_domain_add_device(const char *uuid, const char *dev);
+ * domain's VG (a device in use refused unless force: devices_check_unused);
+ * grows its PVs to their devices' sizes. */
+int store_domain_add_device(const char *uuid, const char *dev, bool force);
 int store_domain_resize(const char *uuid);
 size_t store_pool_count(void);
 int store_get_pool(const char *uuid, struct pool *ret);

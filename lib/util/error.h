@@ -26,6 +26,7 @@ struct sp_error {
 	char field[64];     /* request field concerned, "" if none */
 	char message[1024]; /* human-readable, names the object concerned */
 	unsigned spm_host;  /* not_spm / lease_held: the SPM or lease owner's host id, 0 if unknown */
+	char details[512];  /* a JSON object whose members the API adds to the error body, "" if none */
 };
 
 /* Records the error for this thread and returns code (negative). */
@@ -33,6 +34,9 @@ int sp_error_set(int code, const char *kind, const char *field, const char *fmt,
 	__attribute__((format(printf, 4, 5)));
 /* Adds the host that holds what the last error was about (after sp_error_set). */
 void sp_error_set_spm_host(unsigned host_id);
+/* Adds members to the API's error body (after sp_error_set): a JSON object's
+ * text, e.g. {"device": ..., "hosts": [2, 3]}; cut text is dropped. */
+void sp_error_set_details(const char *json_object_text);
 /* The last error recorded on this thread (code 0 if none). */
 const struct sp_error *sp_error_last(void);
 void sp_error_clear(void);

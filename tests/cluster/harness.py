@@ -257,6 +257,9 @@ class Guest:
         self.name = "h%d" % index
         self.host_id = index
         self.port = free_port()
+        # the NFS server guest's nfsd (port 2049), forwarded to 127.0.0.1:nfs_port outside,
+        # which every guest reaches at 10.0.2.2:nfs_port
+        self.nfs_port = free_port() if cluster.nfs_server == index else None
         self.dir = os.path.join(cluster.workdir, self.name)
         os.makedirs(os.path.join(self.dir, "cmd"))
         os.makedirs(os.path.join(self.dir, "out"))
@@ -283,7 +286,8 @@ class Guest:
             "-kernel", "/boot/vmlinuz-" + c.kver, "-initrd", c.initrd, "-append", append,
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", "local,path=%s,mount_tag=io,security_model=none" % self.dir,
-            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port,
+            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port
+            + (",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:2049" % self.nfs_port if self.nfs_port else ""),
             "-device", "virtio-net-pci,netdev=n0",
         ]
         self.qemu_log = open(os.path.join(self.dir, "qemu.log"), "wb")
@@ -403,6 +407,23 @@ class Guest:
                 return t
         raise HarnessError("%s: task %s did not end within %ds" % (self.name, task, timeout))
 
+    # --- NFS server ----------------------------------------------------------------------
+    def serve_nfs(self, size_mib=256):
+        """Makes this guest (Cluster(nfs_server=index)) an NFSv4 server: the kernel's nfsd
+        exports a tmpfs (exportable, unlike the overlay root) as the NFSv4 root, rw, no root
+        squash, "insecure" (the other guests' connections arrive through qemu's user
+        network from unprivileged ports). Returns (export, mount options) as any guest
+        passes them to POST /v1/connections."""
+        if not self.nfs_port:
+            raise HarnessError("%s is not the cluster's NFS server guest" % self.name)
+        self.run("modprobe -a nfsd nfsv4 && mkdir -p /srv/nfs /var/lib/nfs/v4recovery /proc/fs/nfsd && "
+                 "(mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd) && "
+                 "mount -t tmpfs -o size=%dm nfsroot /srv/nfs && "
+                 "echo '/srv/nfs *(rw,fsid=0,no_root_squash,insecure,no_subtree_check,sync)' > /etc/exports && "
+                 "(rpcbind -w || true) && exportfs -ra && rpc.mountd -N 2 -N 3 && "
+                 "rpc.nfsd -N 3 -V 4 -V 4.1 -V 4.2 4 && exportfs -v" % size_mib, check=True)
+        return "10.0.2.2:/", "vers=4.2,port=%d,hard,timeo=600" % self.nfs_port
+
     # --- path faults -------------------------------------------------------------------
     def fail_path(self, dev):
         """A path failure (not a logout): the SCSI device of path dev (sda) goes offline, so
@@ -428,10 +449,11 @@ class Cluster:
     """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
 
     def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
-                 sanlock_io_timeout=0, memory_mib=768, libvirt=False, conf=None):
+                 sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
         # > 0: each guest runs a sanlock daemon and sanpoold with leases on (that io_timeout)
         self.sanlock_io_timeout = sanlock_io_timeout
+        self.nfs_server = nfs_server  # the index of the guest that may serve NFS (Guest.serve_nfs)
         self.lun_size = lun_size
         # libvirt: each guest runs virtlogd + libvirtd and sanpoold's thin monitor (libvirt = yes);
         # a VM inside a guest (nested TCG) needs memory_mib beyond the default

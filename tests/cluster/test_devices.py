@@ -18,7 +18,16 @@ e. LUN grow: a block domain on the "grow" LUN; the LUN grows on the target; a re
    through the API shows the new size and the domain grows by it; a second domain on
    that device is refused (in use);
 f. connections are kept: after a session is lost by hand and sanpoold restarts, it is
-   logged in again (CHAP too); a disconnect logs out and forgets the connection.
+   logged in again (CHAP too); a disconnect logs out and forgets the connection;
+g. a pool over NFS and which LUNs are shared (issue 6): guest 1 serves NFSv4 (the
+   kernel's nfsd); both guests mount it through the API; guest 1 creates a pool whose
+   file master domain is on the NFS mount, guest 2 connects to it there (sees the domain
+   and an image guest 1 made). Each publishes the WWIDs it sees in the master's
+   dom_md/hosts: the boot LUN is shared on both hosts; the "solo" LUN (target bound to
+   guest 1 only) is not, on guest 1, which names guest 2 as not seeing it; a block domain
+   in the pool on it is refused (409 device_not_shared), forced it is made. Guest 2
+   leaves the pool: its report is erased and the solo LUN counts as shared by guest 1,
+   now the pool's only host.
 
 Run by hand: python3 tests/cluster/test_devices.py (root).
 """
@@ -32,7 +41,9 @@ from harness import IQN, IQN_PREFIX, Cluster, GiB, MiB  # noqa: E402
 
 CHAP_IQN = IQN_PREFIX + "chap"
 GROW_IQN = IQN_PREFIX + "grow"
+SOLO_IQN = IQN_PREFIX + "solo"
 CHAP_USER, CHAP_SECRET = "spuser", "s3cret-Chap-9x7"
+IO_TIMEOUT = 5  # sanlock's, in the guests (as test_cluster.py): leases on, for the pool of scenario g
 
 
 def poll(fn, what, timeout=60):
@@ -55,7 +66,8 @@ class DevicesTest(unittest.TestCase):
         cls.cluster = Cluster(n=2, extra_targets=[
             {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
             {"name": "grow", "size": 1 * GiB, "initiators": None},
-        ])
+            {"name": "solo", "size": 1 * GiB, "initiators": [1]},
+        ], sanlock_io_timeout=IO_TIMEOUT, nfs_server=1)
         cls.cluster.start()
         cls.g = cls.cluster.guests
         cls.portals = cls.cluster.target.portals()
@@ -263,6 +275,70 @@ class DevicesTest(unittest.TestCase):
         rc, out = h1.run("iscsiadm -m session")
         self.assertNotIn(CHAP_IQN, out)
         poll(lambda: self.device_of_target(h1, CHAP_IQN) is None, "the CHAP LUN gone from h1")
+
+    def sharing(self, guest, wwid):
+        d = self.devices(guest).get(wwid)
+        return (d["shared"], d["unseen_by"]) if d else None
+
+    def test_g_nfs_pool_and_shared_luns(self):
+        h1, h2 = self.g[0], self.g[1]
+        export, opts = h1.serve_nfs()
+        mnt = {}
+        for g in self.g:
+            st, c = g.post("/v1/connections", {"kind": "nfs", "export": export, "mount_options": opts})
+            self.assertEqual(st, 201, c)
+            self.assertEqual(c["status"], "connected", c)
+            mnt[g.name] = c["mount_point"]
+        h1.run("mkdir %s/master" % mnt["h1"], check=True)
+        st, p = h1.post("/v1/pools", {"name": "nfspool", "master_domain_name": "nfsmaster", "kind": "file",
+                                      "path": mnt["h1"] + "/master"})
+        self.assertEqual(st, 201, p)
+        pool, master = p["uuid"], p["master_domain"]
+        # guest 2 finds the pool on its own mount of the export: the same domain
+        st, q = h2.post("/v1/pools/%s/connect" % pool, {"kind": "file", "path": mnt["h2"] + "/master"})
+        self.assertEqual(st, 200, q)
+        self.assertEqual(q["domains"], [master])
+        for g in self.g:
+            poll(lambda: all(l["state"] == "joined" for l in g.get("/v1/pools/" + pool)[1]["spm"]["lockspaces"]),
+                 "%s joins the pool's lockspace on NFS" % g.name, timeout=120)
+        st, s1 = h1.post("/v1/pools/%s/spm/start" % pool)
+        self.assertEqual((st, s1["spm"]["role"]), (200, "spm"), s1)
+        st, acc = h1.post("/v1/domains/%s/images" % master, {"name": "onnfs", "format": "qcow2", "capacity": GiB})
+        self.assertEqual(st, 202, acc)
+        self.assertEqual(h1.wait_task(acc["task"])["state"], "finished")
+        poll(lambda: acc["image"] in [i["uuid"] for i in h2.get("/v1/domains/%s/images" % master)[1]],
+             "guest 2 sees the image guest 1 made on NFS")
+
+        # which LUNs every host sees, from the reports in the master's dom_md/hosts
+        boot = self.device_of_target(h1, IQN)["wwid"]
+        st, c = self.connect(h1, SOLO_IQN, self.portals)
+        self.assertEqual(st, 201, c)
+        solo = poll(lambda: self.device_of_target(h1, SOLO_IQN), "the solo LUN on h1")
+        for g in self.g:
+            poll(lambda: self.sharing(g, boot) == (True, []), "%s: the boot LUN shared" % g.name)
+        poll(lambda: self.sharing(h1, solo["wwid"]) == (False, [2]), "h1: the solo LUN not shared, h2 lacks it")
+        self.assertIsNone(self.sharing(h2, solo["wwid"]))
+        rc, out = h2.run("od -A d -t x4 -N 4 -j 16384 %s/master/dom_md/hosts" % mnt["h2"], check=True)
+        self.assertIn("52485053", out, "host 2's report in its slot, on NFS")
+
+        st, e = h1.post("/v1/domains", {"name": "solo", "kind": "block", "pool": pool, "devices": [solo["path"]]})
+        self.assertEqual(st, 409, e)
+        self.assertEqual((e["error"]["code"], e["error"]["device"], e["error"]["wwid"], e["error"]["hosts"]),
+                         ("device_not_shared", solo["path"], solo["wwid"], [2]), e)
+        self.assertEqual(self.device_of_target(h1, SOLO_IQN)["usage"]["in_use"], False)
+        st, d = h1.post("/v1/domains", {"name": "solo", "kind": "block", "pool": pool, "devices": [solo["path"]],
+                                        "force": True})
+        self.assertEqual(st, 201, d)
+        self.assertEqual(d["pool"], pool)
+
+        # guest 2 leaves: its report goes, guest 1 is the pool's only host
+        st, body = h2.post("/v1/pools/%s/disconnect" % pool)
+        self.assertEqual(st, 200, body)
+        rc, out = h1.run("od -A d -t x4 -N 16 -j 16384 %s/master/dom_md/hosts" % mnt["h1"], check=True)
+        self.assertNotIn("52485053", out)
+        poll(lambda: self.sharing(h1, solo["wwid"]) == (True, []), "h1: the solo LUN shared by the pool's hosts",
+             timeout=120)
+        self.assertEqual(self.sharing(h2, boot), (None, []), "guest 2 is in no pool now")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class SanlockDaemon:
 class Host:
     """sanlock daemon + sanpoold of one simulated host."""
 
-    def __init__(self, root, host_id, conf_extra=""):
+    def __init__(self, root, host_id, conf_extra="", env_extra=None):
         self.id = host_id
         self.dir = os.path.join(root, "host%d" % host_id)
         os.makedirs(self.dir, exist_ok=True)
@@ -81,10 +81,12 @@ class Host:
         self.d = Daemon(self.dir, bootstrap=False, conf_extra=(
             "sanlock = yes\nsanlock_io_timeout = %d\nhost_id = %d\nrun_dir = %s/run\n%s"
             % (IO_TIMEOUT, host_id, self.dir, conf_extra)))
+        self.env_extra = env_extra or {}
         self.start()
 
     def start(self, env_extra=None):
         env = {"SANLOCK_RUN_DIR": self.sanlock.run_dir, "SANLOCK_PRIVILEGED": "0"}
+        env.update(self.env_extra)
         env.update(env_extra or {})
         self.d.start(env_extra=env)
 
@@ -121,11 +123,12 @@ class Host:
         self.sanlock.kill()
 
 
-def start_hosts(root, n, conf_extra=""):
+def start_hosts(root, n, conf_extra="", env_extra=None):
+    """n hosts; env_extra(host_id) gives each daemon's extra environment."""
     hosts = []
     try:
         for i in range(1, n + 1):
-            hosts.append(Host(root, i, conf_extra))
+            hosts.append(Host(root, i, conf_extra, env_extra(i) if env_extra else None))
     except BaseException:
         for h in hosts:
             h.stop()

@@ -258,10 +258,15 @@ class FileMasterTest(MailboxTest):
         write_slot(inbox, 2, request_record(2, seq + 1, 2 * GiB, self.vg, image, vol))
         wait_for("the answer to host 2", lambda: seq_of(read_slot(outbox, 2)) == seq + 1, timeout=30)
         self.assertEqual(self.lv_size(vol), 2 * GiB)
-        # host 2's agent goes on after the requests it did not make
+        # host 2's agent goes on after the requests it did not make: "a chunk
+        # more" is more than what host 2 last saw (its device's size, all its
+        # writer can have used), which the LV has already; then from there
+        v = self.extend(h2, image, vol)
+        self.assertEqual((v["extend"]["from"], v["extend"]["to"]), (INITIAL + CHUNK, 2 * GiB))
+        self.assertGreater(seq_of(read_slot(inbox, 2)), seq + 1)
+        self.assertEqual(self.lv_size(vol), 2 * GiB)
         v = self.extend(h2, image, vol)
         self.assertEqual((v["extend"]["from"], v["extend"]["to"]), (2 * GiB, 2 * GiB + CHUNK))
-        self.assertGreater(seq_of(read_slot(inbox, 2)), seq + 1)
 
         # five requests for one volume while no SPM answers: one extend serves them all
         st, _ = h1.call("POST", "/v1/pools/%s/spm/stop" % self.pool)
@@ -280,6 +285,7 @@ class FileMasterTest(MailboxTest):
                          [(200, 2 * GiB + CHUNK, 2 * GiB + 2 * CHUNK)] * 5, answers)
         self.assertEqual(self.lv_size(vol), 2 * GiB + 2 * CHUNK)
         self.assertEqual(self.history(h2, image, vol), [(INITIAL, INITIAL + CHUNK, "mailbox", 2),
+                                                        (INITIAL + CHUNK, 2 * GiB, "mailbox", 2),
                                                         (2 * GiB, 2 * GiB + CHUNK, "mailbox", 2),
                                                         (2 * GiB + CHUNK, 2 * GiB + 2 * CHUNK, "mailbox", 2)])
         self.assertIn("sanpool_extends_waiting 0\n", h2.call_text("/metrics")[1])

@@ -51,27 +51,50 @@ static void test_compute_edges(void **state)
 	device_sharing_free(s);
 }
 
+#define P1 "11111111-1111-4111-8111-111111111111"
+#define P2 "22222222-2222-4222-8222-222222222222"
+
 static void test_registry(void **state)
 {
 	(void)state;
-	const char *h1[] = { A, B, NULL }, *h2[] = { A, NULL }, *h2_later[] = { A, B, NULL };
+	const char *h1[] = { A, B, NULL }, *h2[] = { A, NULL }, *h2_later[] = { A, B, NULL }, *h3[] = { C, NULL };
+	unsigned *missing = NULL;
 
-	assert_int_equal(device_sharing_state(A, 1, h1), -ENODATA); /* in no pool yet */
-	device_sharing_publish(1, h1);
-	device_sharing_publish(2, h2);
-	assert_int_equal(device_sharing_state(A, 1, NULL), 1);
-	assert_int_equal(device_sharing_state(B, 1, NULL), 0);
-	device_sharing_publish(2, h2_later); /* host 2 logged in to B's target */
-	assert_int_equal(device_sharing_state(B, 1, NULL), 1);
+	assert_int_equal(device_sharing_state(NULL, A, 1, h1, NULL), -ENODATA); /* in no pool yet */
+	device_sharing_set_pool(P1, (struct host_wwids[]){ { 1, h1 }, { 2, h2 } }, 2);
+	assert_int_equal(device_sharing_state(P1, A, 1, NULL, NULL), 1);
+	assert_int_equal(device_sharing_state(P1, B, 1, NULL, &missing), 0);
+	assert_int_equal(missing[0], 2); /* who does not see it */
+	assert_int_equal(missing[1], 0);
+	free(missing);
+	assert_int_equal(device_sharing_state(P2, A, 1, NULL, NULL), -ENODATA); /* not a pool of this host */
+	/* host 2 logged in to B's target: the pool's set is replaced as a whole */
+	device_sharing_set_pool(P1, (struct host_wwids[]){ { 1, h1 }, { 2, h2_later } }, 2);
+	assert_int_equal(device_sharing_state(P1, B, 1, NULL, NULL), 1);
 	/* this host's fresh list wins over what it published */
 	const char *h1_now[] = { A, NULL };
-	assert_int_equal(device_sharing_state(B, 1, h1_now), 0);
-	device_sharing_forget(2);
-	device_sharing_publish(1, h1_now);
-	assert_int_equal(device_sharing_state(B, 1, NULL), 0);
-	assert_int_equal(device_sharing_state(A, 1, NULL), 1);
-	device_sharing_forget(1);
-	assert_int_equal(device_sharing_state(A, 1, NULL), -ENODATA);
+	missing = NULL;
+	assert_int_equal(device_sharing_state(P1, B, 1, h1_now, &missing), 0);
+	assert_int_equal(missing[0], 1);
+	free(missing);
+
+	/* in two pools: shared only when every host of both sees it; hosts named once, ascending */
+	device_sharing_set_pool(P2, (struct host_wwids[]){ { 3, h3 }, { 1, h1 } }, 2);
+	assert_int_equal(device_sharing_state(P2, C, 1, NULL, NULL), 0);
+	missing = NULL;
+	assert_int_equal(device_sharing_state(NULL, B, 1, NULL, &missing), 0);
+	assert_int_equal(missing[0], 3);
+	assert_int_equal(missing[1], 0);
+	free(missing);
+	assert_int_equal(device_sharing_state(P1, A, 1, NULL, NULL), 1);
+	assert_int_equal(device_sharing_state(NULL, A, 1, NULL, NULL), 0); /* host 3 (pool 2) does not see A */
+
+	/* a host leaves: the pool's set without it */
+	device_sharing_set_pool(P2, (struct host_wwids[]){ { 1, h1 } }, 1);
+	assert_int_equal(device_sharing_state(NULL, A, 1, NULL, NULL), 1);
+	device_sharing_forget_pool(P1);
+	device_sharing_forget_pool(P2);
+	assert_int_equal(device_sharing_state(NULL, A, 1, NULL, NULL), -ENODATA);
 }
 
 int main(void)

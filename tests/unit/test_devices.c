@@ -80,7 +80,7 @@ static void test_free_then_filesystem(void **state)
 	wipe();
 	struct device_usage u = probe();
 	assert_int_equal(u.use, DEVICE_FREE);
-	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false), 0);
+	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false, "devices"), 0);
 
 	const char *mkfs[] = { "mkfs.ext4", "-q", "-F", T.dev, NULL };
 	assert_int_equal(test_run(mkfs, NULL), 0);
@@ -88,11 +88,11 @@ static void test_free_then_filesystem(void **state)
 	assert_int_equal(u.use, DEVICE_FILESYSTEM);
 	assert_string_equal(u.detail, "ext4 signature");
 	/* refused, naming the field and what uses it; forced: taken */
-	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false), -SP_E_CONFLICT);
+	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false, "devices"), -SP_E_CONFLICT);
 	assert_string_equal(sp_error_last()->field, "devices");
 	assert_string_equal(sp_error_last()->kind, "device_in_use");
 	assert_non_null(strstr(sp_error_last()->message, "ext4"));
-	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, true), 0);
+	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, true, "devices"), 0);
 }
 
 static void test_partition_table(void **state)
@@ -140,7 +140,7 @@ static void test_lvm(void **state)
 	assert_int_equal(u.use, DEVICE_OUR_VG);
 	_cleanup_free_ char *want2 = xasprintf("PV of VG %s", ours);
 	assert_string_equal(u.detail, want2);
-	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false), -SP_E_CONFLICT);
+	assert_int_equal(devices_check_unused((const char *[]){ T.dev, NULL }, false, "devices"), -SP_E_CONFLICT);
 	assert_non_null(strstr(sp_error_last()->message, "sanpool_vg"));
 	assert_int_equal(lvm("vgremove", "-q", "-f", ours, NULL, NULL), 0);
 	assert_int_equal(lvm("pvremove", "-q", T.dev, NULL, NULL, NULL), 0);
@@ -181,7 +181,7 @@ static void test_root_device(void **state)
 	struct device_usage u;
 	assert_int_equal(device_usage_probe(path, &u), 0);
 	assert_int_equal(u.use, DEVICE_HOST);
-	assert_int_equal(devices_check_unused((const char *[]){ path, NULL }, true), -SP_E_CONFLICT);
+	assert_int_equal(devices_check_unused((const char *[]){ path, NULL }, true, "devices"), -SP_E_CONFLICT);
 }
 
 static void test_mountinfo(void **state)

@@ -172,7 +172,7 @@ static void test_domain_remove(void **state)
 	assert_non_null(strstr(sp_error_last()->message, "master"));
 	assert_int_equal(store_domain_remove(IMG_B), -SP_E_NOT_FOUND);
 	/* file domains have no devices */
-	assert_int_equal(store_domain_add_device(a, "/dev/loop9"), -SP_E_CONFLICT);
+	assert_int_equal(store_domain_add_device(a, "/dev/loop9", false), -SP_E_CONFLICT);
 	assert_int_equal(store_domain_resize(a), -SP_E_CONFLICT);
 
 	assert_int_equal(d.ops->volume_remove(&d, IMG_A, V1), 0);
