@@ -34,6 +34,8 @@ void config_defaults(struct config *c)
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/sanpool/pki/server.key");
 	snprintf(c->tls_ca, sizeof(c->tls_ca), "/etc/sanpool/pki/ca.pem");
 	snprintf(c->local_socket, sizeof(c->local_socket), "/run/sanpool/sanpoold.sock");
+	c->libvirt = true;
+	snprintf(c->libvirt_uri, sizeof(c->libvirt_uri), "qemu:///system");
 }
 
 static char *trim(char *s)
@@ -144,6 +146,10 @@ static int set_key(struct config *c, const char *key, const char *v)
 		if (strlen(v) >= sizeof(c->local_socket))
 			return -EINVAL;
 		snprintf(c->local_socket, sizeof(c->local_socket), "%s", v);
+	} else if (strcmp(key, "libvirt") == 0) {
+		r = parse_bool(v, &c->libvirt);
+	} else if (strcmp(key, "libvirt_uri") == 0) {
+		r = set_path(c->libvirt_uri, sizeof(c->libvirt_uri), v);
 	} else {
 		return -ENOENT;
 	}

@@ -29,6 +29,8 @@ struct config {
 	bool tls;                   /* mutual TLS on TCP; off only on a loopback listen_address */
 	char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX];
 	char local_socket[108];     /* root-only unix socket for sanpoolctl; "" for none */
+	bool libvirt;               /* the thin monitor: watch the VMs' thin volumes through libvirtd */
+	char libvirt_uri[256];
 };
 
 void config_defaults(struct config *c);

@@ -24,6 +24,7 @@
 #include "lib/ops.h"
 #include "lib/store.h"
 #include "lib/task.h"
+#include "lib/thinmon.h"
 #include "lib/util/error.h"
 #include "lib/util/log.h"
 
@@ -139,6 +140,10 @@ int main(int argc, char **argv)
 		ops_recover_all();
 	if (task_runner_start(cfg.task_workers) < 0)
 		return log_error_errno(-EAGAIN, "cannot start task workers"), 1;
+	if (thinmon_start(&(struct thinmon_settings){ .enabled = cfg.libvirt, .uri = cfg.libvirt_uri,
+						      .run_dir = cfg.run_dir, .chunk = cfg.thin_extend_chunk,
+						      .watermark_percent = (unsigned)cfg.thin_watermark_percent }) < 0)
+		return 1;
 
 	struct api_config api = {
 		.address = cfg.listen_address,
@@ -161,6 +166,7 @@ int main(int argc, char **argv)
 	log_info("received %s: shutting down", strsignal(sig));
 	sd_notify(0, "STOPPING=1");
 	api_stop();
+	thinmon_stop();
 	task_runner_stop();
 	sharing_service_stop();
 	vlease_service_stop();

@@ -4,6 +4,7 @@
 
 #include "api/route.h"
 #include "lib/task.h"
+#include "lib/thinmon.h"
 
 /* Generated at build time from api/openapi.json. */
 extern const char openapi_doc[];
@@ -25,7 +26,15 @@ static void get_host(const struct request *req, struct response *res)
 	json_object_object_add(o, "api_version", json_object_new_string("v1"));
 	json_object_object_add(o, "uptime_ms", json_object_new_int64(now_ms() - api_host.started_ms));
 	json_object_object_add(o, "tasks", tasks);
+	json_object_object_add(o, "thin_monitor", thinmon_summary_json());
 	reply_json(res, MHD_HTTP_OK, o);
+}
+
+/* The thin monitor's whole state: watched drives, recent extends. */
+static void get_thin_monitor(const struct request *req, struct response *res)
+{
+	(void)req;
+	reply_json(res, MHD_HTTP_OK, thinmon_state_json());
 }
 
 static void get_openapi(const struct request *req, struct response *res)
@@ -38,6 +47,7 @@ static void get_openapi(const struct request *req, struct response *res)
 
 const struct route host_routes[] = {
 	{ "GET", "/v1/host", get_host },
+	{ "GET", "/v1/host/thin", get_thin_monitor },
 	{ "GET", "/v1/openapi.json", get_openapi },
 	{ NULL, NULL, NULL },
 };

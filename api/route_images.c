@@ -10,6 +10,7 @@
 #include "lib/extend.h"
 #include "lib/ops.h"
 #include "lib/store.h"
+#include "lib/thinmon.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 
@@ -74,6 +75,7 @@ static void get_volume(const struct request *req, struct response *res)
 	if (o) {
 		activation_volume_json(o, DOMAIN, VOLUME);
 		json_object_object_add(o, "lease", vlease_volume_json(DOMAIN, VOLUME));
+		thinmon_volume_json(o, VOLUME);
 	}
 	reply_found(res, o);
 }

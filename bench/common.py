@@ -77,6 +77,7 @@ class Daemon:
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = info\n")
             f.write("sanlock = no\n")  # one host; bench/spm.py turns it on
+            f.write("libvirt = no\n")  # no libvirtd here
             f.write("tls = no\nlocal_socket =\n")  # plain HTTP on loopback, as measured so far
             f.write(conf_extra)
         self.exe = sanpoold_path()

@@ -7,6 +7,7 @@
 #include "lib/extend.h"
 #include "lib/ops_common.h"
 #include "lib/store.h"
+#include "lib/thinmon.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
@@ -357,6 +358,7 @@ int activation_prepare(const char *domain, const char *image, json_object **ret)
 	snprintf(p->top, sizeof(p->top), "%s", v[n - 1].uuid);
 	log_info("domain %s: image %s prepared (top %s, %zu volumes)", domain, image, p->top, h->n);
 	*ret = prepared_json(&d, image, h);
+	thinmon_image_prepared(domain, image);
 	return 0;
 }
 

@@ -5,7 +5,9 @@
 #   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
 #   sp_mpconf the project's multipath.conf, sp_pki the cluster's certificates
 #   (scripts/make-certs: the API is mutual TLS, as on a real host),
-#   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off).
+#   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off),
+#   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
+#   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)).
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
 # with their output in /io/out/N.out and exit status in /io/out/N.rc.
@@ -75,6 +77,24 @@ sanlock_io_timeout = $sp_sanlock"
 	say "guest $sp_hn: sanlock daemon up"
 fi
 
+libvirt_conf="libvirt = no"
+if [ "${sp_libvirt:-0}" = 1 ]; then
+	# the VMs run as root here (the overlay's own qemu.conf): the guest's
+	# devices are its own, nothing to confine
+	mkdir -p /run/libvirt /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt
+	printf 'user = "root"\ngroup = "root"\n' >> /etc/libvirt/qemu.conf
+	virtlogd -d || fail "virtlogd"
+	libvirtd -d --pid-file /run/libvirtd.pid || fail "libvirtd"
+	i=0
+	until virsh -c qemu:///system version > /dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge 600 ] && fail "libvirtd not answering"
+		sleep 0.1
+	done
+	libvirt_conf="libvirt = yes"
+	say "guest $sp_hn: libvirtd up"
+fi
+
 cat > /run/sanpoold.conf <<CONF
 listen_address = 10.0.2.15
 port = 7447
@@ -83,12 +103,14 @@ run_dir = /run/sanpool
 host_id = $sp_hid
 lvm_activation = yes
 $sanlock_conf
+$libvirt_conf
 log_level = debug
 tls = yes
 tls_cert = $sp_pki/server.pem
 tls_key = $sp_pki/server.key
 tls_ca = $sp_pki/ca.pem
 CONF
+[ -n "$sp_conf" ] && echo "$sp_conf" | tr ',' '\n' | sed 's/:/ = /' >> /run/sanpoold.conf
 mkdir -p /var/lib/sanpool
 "$sp_bin" --config /run/sanpoold.conf > /io/sanpoold.log 2>&1 &
 echo $! > /run/sanpoold.pid

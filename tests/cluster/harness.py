@@ -277,9 +277,10 @@ class Guest:
             "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
             "sp_iqn=" + IQN, "sp_p1=%d" % c.target.ports[0], "sp_p2=%d" % c.target.ports[1],
             "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
-        ])
+            "sp_libvirt=%d" % (1 if c.libvirt else 0),
+        ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else []))
         argv = [
-            "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "768", "-smp", "1",
+            "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", str(c.memory_mib), "-smp", "1",
             "-display", "none", "-no-reboot", "-monitor", "none", "-nodefaults",
             "-chardev", "file,id=con,path=" + self.console, "-serial", "chardev:con",
             "-kernel", "/boot/vmlinuz-" + c.kver, "-initrd", c.initrd, "-append", append,
@@ -448,12 +449,17 @@ class Cluster:
     """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
 
     def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
-                 sanlock_io_timeout=0, nfs_server=None):
+                 sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
         # > 0: each guest runs a sanlock daemon and sanpoold with leases on (that io_timeout)
         self.sanlock_io_timeout = sanlock_io_timeout
         self.nfs_server = nfs_server  # the index of the guest that may serve NFS (Guest.serve_nfs)
         self.lun_size = lun_size
+        # libvirt: each guest runs virtlogd + libvirtd and sanpoold's thin monitor (libvirt = yes);
+        # a VM inside a guest (nested TCG) needs memory_mib beyond the default
+        self.libvirt = libvirt
+        self.memory_mib = memory_mib
+        self.conf = dict(conf or {})  # more sanpoold.conf keys for every guest: {key: value}
         self.extra_targets = extra_targets  # see Target
         self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")
                                         or os.path.join(ROOT, "build", "agent", "sanpoold"))

@@ -38,6 +38,7 @@ class Daemon:
             f.write("bootstrap_default = %s\n" % ("yes" if bootstrap else "no"))
             f.write("log_level = debug\n")
             f.write("sanlock = no\n")  # one host; the SPM tests turn it on
+            f.write("libvirt = no\n")  # no libvirtd here: the thin monitor is the cluster tier's
             # plain HTTP on loopback, as the daemon allows by config; tests of
             # mutual TLS turn it on in conf_extra (test_tls.py)
             f.write("tls = no\n")

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Thin provisioning under a sustained writer: extend latency from the block-threshold event to
+the LV refreshed on the host whose VM writes, on the SPM (direct) and on another host (mailbox).
+
+Boots its own cluster (tests/cluster/harness.py: 2 qemu TCG guests sharing an iSCSI LUN, each
+with sanlock, libvirtd and sanpoold's thin monitor); not in CI (it writes
+SANPOOL_BENCH_THIN_EXTENDS x 128 MiB per host through emulated I/O). Host 1 makes a pool and
+is its SPM; on each host a VM (no OS) has a thin qcow2 image prepared there as its disk, and
+qemu-io inside its qemu writes 64 MiB pieces back to back, never waiting for an extend, until
+the monitor has made the wanted number of extends (first LV 128 MiB, chunk 128 MiB, watermark
+20%: an extend per 128 MiB written, armed with 102 MiB left). Both hosts write at once.
+
+Figures: extend_p50_ms_spm, extend_p99_ms_spm, extend_p50_ms_hsm, extend_p99_ms_hsm,
+extend_p99_ms (the worse), thin_extends_spm/hsm (how many), thin_vm_paused_count (pauses for
+ENOSPC the monitors saw) and thin_write_enospc_count (qemu-io writes that failed for lack of
+space: HMP qemu-io bypasses the device's error policy, so where a guest would have paused,
+the write fails instead). Run as root: python3 bench/thin_extend.py [BUILD_DIR]
+Knobs: SANPOOL_BENCH_THIN_EXTENDS (per host, default 100), SANPOOL_BENCH_THIN_MAX_S (per host,
+default 3600).
+"""
+import os
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "cluster"))
+from harness import Cluster, GiB, MiB  # noqa: E402
+import thinvm  # noqa: E402
+
+CHUNK = 128 * MiB
+PIECE = 64 * MiB
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def note(msg):
+    sys.stderr.write("# %s\n" % msg)
+    sys.stderr.flush()
+
+
+def run_vm(host, dom, image, volume, name, wanted, max_s, out):
+    try:
+        st, p = host.post("/v1/domains/%s/images/%s/prepare" % (dom, image))
+        assert st == 200, p
+        thinvm.start_vm(host, name, p["path"])
+        thinvm.wait_until("%s watched" % name, lambda: (lambda d: (d is not None and d["threshold"] > 0, d))(
+            thinvm.drive(host, volume)))
+        t0 = time.monotonic()
+        off = 0
+        while time.monotonic() - t0 < max_s:
+            n = sum(1 for e in thinvm.thin_state(host)["recent_extends"] if e["volume"] == volume)
+            if n >= wanted:
+                break
+            thinvm.qemu_io(host, name, "write -P 0x5a %d %d" % (off, PIECE))
+            off += PIECE
+        out["written"] = off
+        out["write_s"] = time.monotonic() - t0
+        s = thinvm.wait_until("%s settled" % name, lambda: thinvm.settled(host, volume), timeout=300)
+        out["latencies_ms"] = [e["latency_us"] / 1000.0 for e in s["recent_extends"] if e["volume"] == volume]
+        out["pauses"] = s["vm_pauses"]
+        rc, log = host.run("grep -c 'write failed: No space left' /var/log/libvirt/qemu/%s.log" % name)
+        out["enospc_writes"] = int(log.strip().splitlines()[-1]) if log.strip() else 0
+        thinvm.remove_vm(host, name)
+    except Exception as e:  # reported by the main thread
+        out["error"] = repr(e)
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    wanted = int(os.environ.get("SANPOOL_BENCH_THIN_EXTENDS", "100"))
+    max_s = float(os.environ.get("SANPOOL_BENCH_THIN_MAX_S", "3600"))
+    os.environ.setdefault("SANPOOLD", os.path.abspath(os.path.join(build, "agent", "sanpoold")))
+    conf = {"thin_initial_size_mib": CHUNK // MiB, "thin_extend_chunk_mib": CHUNK // MiB,
+            "thin_watermark_percent": 20}
+    lun = 2 * (wanted + 6) * CHUNK + 2 * GiB
+    with Cluster(n=2, memory_mib=1536, libvirt=True, conf=conf, sanlock_io_timeout=5, lun_size=lun) as c:
+        h1, h2 = c.guests
+        rc, out = h1.run('multipathd show paths format "%w"', check=True)
+        dev = "/dev/mapper/" + out.splitlines()[1].split()[0]
+        pool, dom = thinvm.pool_with_spm(h1, [h2], dev)
+        results = {"spm": {}, "hsm": {}}
+        vols = {}
+        for role, name in (("spm", "bench1"), ("hsm", "bench2")):
+            st, acc = h1.post("/v1/domains/%s/images" % dom, {"name": name, "format": "qcow2", "allocation": "sparse",
+                                                               "capacity": (wanted + 4) * CHUNK})
+            assert st == 202, acc
+            assert h1.wait_task(acc["task"])["state"] == "finished"
+            vols[role] = (acc["image"], acc["volume"], name)
+        note("load before writing: %s" % open("/proc/loadavg").read().strip())
+        threads = [threading.Thread(target=run_vm, args=(h, dom, vols[role][0], vols[role][1], vols[role][2], wanted,
+                                                         max_s, results[role]))
+                   for role, h in (("spm", h1), ("hsm", h2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        note("load after writing: %s" % open("/proc/loadavg").read().strip())
+        worst = 0.0
+        for role in ("spm", "hsm"):
+            r = results[role]
+            if "error" in r:
+                note("%s: %s" % (role, r["error"]))
+                c.collect_logs("bench failure")
+                return 1
+            lat = r["latencies_ms"]
+            note("%s: %d extends, %d MiB written in %.0f s; latencies ms: %s"
+                 % (role, len(lat), r["written"] // MiB, r["write_s"], " ".join("%.0f" % x for x in lat)))
+            p50, p99 = percentile(lat, 50), percentile(lat, 99)
+            worst = max(worst, p99)
+            print("figure extend_p50_ms_%s %.0f ms" % (role, p50))
+            print("figure extend_p99_ms_%s %.0f ms" % (role, p99))
+            print("figure thin_extends_%s %d count" % (role, len(lat)))
+        print("figure extend_p99_ms %.0f ms" % worst)
+        print("figure thin_vm_paused_count %d count" % (results["spm"]["pauses"] + results["hsm"]["pauses"]))
+        print("figure thin_write_enospc_count %d count"
+              % (results["spm"]["enospc_writes"] + results["hsm"]["enospc_writes"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
