@@ -12,6 +12,7 @@
 #include "lib/slot_journal.h" /* slot_crc32c */
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
+#include "lib/util/le.h"
 #include "lib/util/xalloc.h"
 
 void host_report_clear(struct host_report *r)
@@ -48,25 +49,6 @@ bool host_report_wwid_is_valid(const char *s)
 			return false;
 	return true;
 }
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p) { return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
 static uint32_t checksum(const uint8_t *slot, uint32_t length)
 {

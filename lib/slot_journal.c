@@ -41,6 +41,7 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
+#include "lib/util/le.h"
 #include "lib/util/log.h"
 #include "lib/util/xalloc.h"
 
@@ -108,34 +109,6 @@ uint32_t slot_crc32c(uint32_t crc, const void *data, size_t len)
 }
 
 /* ---- on-disk format ---- */
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 void slot_header_out(const struct slot_header *h, uint8_t out[SLOT_HEADER_SIZE])
 {
