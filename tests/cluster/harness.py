@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -554,6 +555,33 @@ class Cluster:
         if exc_type is not None:
             self.collect_logs()
         self.stop()
+
+
+class ClusterTestCase(unittest.TestCase):
+    """One cluster (Cluster(**CLUSTER)) for a whole test class, stopped after it;
+    the guests' logs are collected when any of its tests failed."""
+    CLUSTER = {}
+    cluster = None
+    failed = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(**cls.CLUSTER).start()  # a failed start collects logs and stops itself
+        cls.g = cls.cluster.guests
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cluster is not None:
+            if cls.failed:
+                cls.cluster.collect_logs()
+            cls.cluster.stop()
+
+    def run(self, result=None):
+        errors = len(result.errors) + len(result.failures) if result else 0
+        r = super().run(result)
+        if result is not None and len(result.errors) + len(result.failures) > errors:
+            type(self).failed = True
+        return r
 
 
 def _sigterm(signum, frame):

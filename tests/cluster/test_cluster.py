@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, MiB  # noqa: E402
+from harness import ClusterTestCase, MiB  # noqa: E402
 
 
 def lvm_config(dev):
@@ -34,29 +34,8 @@ IO_TIMEOUT = 5  # 3 made sanlock's own disk I/O time out now and then in the emu
 HOST_DEAD_S = 8 * IO_TIMEOUT + 60
 
 
-class ClusterTest(unittest.TestCase):
-    cluster = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster(sanlock_io_timeout=IO_TIMEOUT)
-        cls.cluster.start()
-        cls.g = cls.cluster.guests
-        cls.failed = False
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster is not None:
-            if cls.failed:
-                cls.cluster.collect_logs()
-            cls.cluster.stop()
-
-    def run(self, result=None):
-        errors = len(result.errors) + len(result.failures) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.errors) + len(result.failures) > errors:
-            type(self).failed = True
-        return r
+class ClusterTest(ClusterTestCase):
+    CLUSTER = {"sanlock_io_timeout": IO_TIMEOUT}
 
     def paths(self, guest):
         """WWID -> sorted [(path device, checker state)] of the guest's multipath paths."""

@@ -42,7 +42,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IQN, IQN_PREFIX, Cluster, GiB, MiB  # noqa: E402
+from harness import IQN, IQN_PREFIX, ClusterTestCase, GiB, MiB  # noqa: E402
 
 CHAP_IQN = IQN_PREFIX + "chap"
 GROW_IQN = IQN_PREFIX + "grow"
@@ -63,34 +63,17 @@ def poll(fn, what, timeout=60):
     raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
 
 
-class DevicesTest(unittest.TestCase):
-    cluster = None
+class DevicesTest(ClusterTestCase):
+    CLUSTER = {"n": 2, "extra_targets": [
+        {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
+        {"name": "grow", "size": 1 * GiB, "initiators": None},
+        {"name": "solo", "size": 1 * GiB, "initiators": [1]},
+    ], "sanlock_io_timeout": IO_TIMEOUT, "nfs_server": 1}
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster(n=2, extra_targets=[
-            {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
-            {"name": "grow", "size": 1 * GiB, "initiators": None},
-            {"name": "solo", "size": 1 * GiB, "initiators": [1]},
-        ], sanlock_io_timeout=IO_TIMEOUT, nfs_server=1)
-        cls.cluster.start()
-        cls.g = cls.cluster.guests
+        super().setUpClass()
         cls.portals = cls.cluster.target.portals()
-        cls.failed = False
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster is not None:
-            if cls.failed:
-                cls.cluster.collect_logs()
-            cls.cluster.stop()
-
-    def run(self, result=None):
-        errors = len(result.errors) + len(result.failures) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.errors) + len(result.failures) > errors:
-            type(self).failed = True
-        return r
 
     def devices(self, guest):
         st, body = guest.get("/v1/devices")

@@ -18,37 +18,20 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, GiB, MiB  # noqa: E402
+from harness import ClusterTestCase, GiB, MiB  # noqa: E402
 
 PAT_BASE, PAT_TOP = 0x5A, 0xA5
 CHUNK = 4 * MiB
 
 
-class PrepareTest(unittest.TestCase):
-    cluster = None
+class PrepareTest(ClusterTestCase):
+    CLUSTER = {}
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster()
-        cls.cluster.start()
-        cls.g = cls.cluster.guests
-        cls.failed = False
+        super().setUpClass()
         if len(cls.g) < 3:
             raise unittest.SkipTest("scenario c needs 3 hosts")
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster is not None:
-            if cls.failed:
-                cls.cluster.collect_logs()
-            cls.cluster.stop()
-
-    def run(self, result=None):
-        errors = len(result.errors) + len(result.failures) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.errors) + len(result.failures) > errors:
-            type(self).failed = True
-        return r
 
     # --- helpers ---------------------------------------------------------------------
     def wwid(self):

@@ -25,7 +25,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Cluster, GiB, MiB  # noqa: E402
+from harness import ClusterTestCase, GiB, MiB  # noqa: E402
 import thinvm  # noqa: E402
 
 INITIAL = 256 * MiB
@@ -38,29 +38,8 @@ def pattern(i):
     return 0x11 + i % 0xee
 
 
-class ThinTest(unittest.TestCase):
-    cluster = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster(n=2, memory_mib=1536, libvirt=True, conf=CONF, sanlock_io_timeout=5)
-        cls.cluster.start()
-        cls.g = cls.cluster.guests
-        cls.failed = False
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.cluster is not None:
-            if cls.failed:
-                cls.cluster.collect_logs()
-            cls.cluster.stop()
-
-    def run(self, result=None):
-        errors = len(result.errors) + len(result.failures) if result else 0
-        r = super().run(result)
-        if result is not None and len(result.errors) + len(result.failures) > errors:
-            type(self).failed = True
-        return r
+class ThinTest(ClusterTestCase):
+    CLUSTER = {"n": 2, "memory_mib": 1536, "libvirt": True, "conf": CONF, "sanlock_io_timeout": 5}
 
     # --- helpers ---------------------------------------------------------------------
     def wwid(self, host):
