@@ -20,6 +20,7 @@
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/run.h"
 #include "lib/util/xalloc.h"
 
 /* Sized so the VG holds thousands of LVs (measured: ~460 bytes of metadata
@@ -679,6 +680,27 @@ static int block_remove(struct domain *d)
 	return 0;
 }
 
+/* pvcreate's close after writing makes the kernel announce a change, and
+ * udev's rules (multipath, LVM's own pvscan) open the device to look at it:
+ * a vgcreate or vgextend in that moment cannot open it exclusively ("Can't
+ * open ... exclusively", seen in the cluster tier). Waiting for udev's queue
+ * to drain closes the window; without udev (no control socket) there is
+ * nothing to wait for. A failed wait is only logged: the next command says
+ * what is wrong, if anything. */
+static int pvcreate_settled(const char *const devs[])
+{
+	const char *argv[] = { "udevadm", "settle", "--timeout=30", NULL };
+	struct run_result res = { 0 };
+	int r = lvm_pvcreate(devs, PV_METADATA_SIZE);
+
+	if (r < 0 || access("/run/udev/control", F_OK) < 0)
+		return r;
+	if (run_argv(argv, NULL, &res) < 0 || res.exit_status != 0)
+		log_debug("udevadm settle after pvcreate: %s", res.err && res.err[0] ? res.err : "failed");
+	run_result_free(&res);
+	return 0;
+}
+
 int domain_block_add_device(struct domain *d, const char *dev, bool force)
 {
 	struct block_priv *p = priv(d);
@@ -697,7 +719,7 @@ int domain_block_add_device(struct domain *d, const char *dev, bool force)
 	 * device in the filter is harmless; a PV of the VG missing from it is not */
 	p->devs[n] = xstrdup(dev);
 	if ((r = domain_block_record(d->path, (const char *const *)p->devs)) < 0 ||
-	    (r = lvm_pvcreate(one, PV_METADATA_SIZE)) < 0 || (r = lvm_vgextend(d->uuid, dev)) < 0) {
+	    (r = pvcreate_settled(one)) < 0 || (r = lvm_vgextend(d->uuid, dev)) < 0) {
 		struct sp_error cause;
 		sp_error_copy(&cause);
 		free(p->devs[n]);
@@ -925,7 +947,7 @@ int domain_block_format(const char *dir, const char *const devs[], const char *u
 
 	if ((r = ensure_lvm()) < 0)
 		return r;
-	if ((r = lvm_pvcreate(devs, PV_METADATA_SIZE)) < 0 || (r = lvm_vgcreate(uuid, devs, EXTENT_SIZE, tags)) < 0)
+	if ((r = pvcreate_settled(devs)) < 0 || (r = lvm_vgcreate(uuid, devs, EXTENT_SIZE, tags)) < 0)
 		return r;
 	for (size_t i = 0; special_lvs[i]; i++)
 		if ((r = lvm_lvcreate_contiguous(uuid, special_lvs[i], SPECIAL_LV_SIZE, NULL)) < 0)
