@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/metrics.h"
 #include "lib/util/cleanup.h"
@@ -318,14 +319,25 @@ static int run_line(const char *what, const char *object, int words, const char 
 	pthread_mutex_unlock(&L.lock);
 	if (observer)
 		observer(line, observer_data);
-	cap_reset();
-	log_debug("lvm: run %s", line);
-	atomic_fetch_add(&L.ncmds, 1);
-	uint64_t start_ns = metric_now_ns();
-	rc = lvm2_run(L.handle, line);
 	char cmd[32]; /* the command's name: its first word */
 	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
-	metrics_lvm_command(cmd, metric_now_ns() - start_ns);
+	for (int attempt = 0;; attempt++) {
+		cap_reset();
+		log_debug("lvm: run %s", line);
+		atomic_fetch_add(&L.ncmds, 1);
+		uint64_t start_ns = metric_now_ns();
+		rc = lvm2_run(L.handle, line);
+		metrics_lvm_command(cmd, metric_now_ns() - start_ns);
+		/* A command that writes opens its devices exclusively, and fails
+		 * at once if something else holds one that moment: udev's rules
+		 * and other scanners probing a device LVM has just written (seen
+		 * between pvcreate and vgcreate, on LUNs and on loop devices). The
+		 * command changed nothing then: try again, briefly. */
+		if (rc == LVM2_COMMAND_SUCCEEDED || attempt == 5 || !strstr(cap.err, "exclusively"))
+			break;
+		log_info("lvm %s %s: a device is busy, again in %d ms", what, object, 50 << attempt);
+		nanosleep(&(struct timespec){ 0, (50L << attempt) * 1000000L }, NULL);
+	}
 	if (rc != LVM2_COMMAND_SUCCEEDED)
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm %s %s failed (%d): %s",
 				    what, object, rc, cap.err_len ? cap.err : "no error message");
