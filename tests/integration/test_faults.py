@@ -352,9 +352,11 @@ class FaultBase(unittest.TestCase):
         for w in workers:
             w.start()
         kills = 0
+        # kill after 5 to `most` operations: about a dozen kills even in a short campaign
+        most = max(10, min(80, total_ops // 6 - 5))
         # the fault: kill -9 after a random time, start again, until the work is done
         while any(w.is_alive() for w in workers) and not self.failed:
-            target = self.ops_done.get() + self.rnd.randint(5, 80)
+            target = self.ops_done.get() + self.rnd.randint(5, most)
             deadline = time.monotonic() + 60
             while (self.ops_done.get() < target and any(w.is_alive() for w in workers) and not self.failed
                    and time.monotonic() < deadline):
