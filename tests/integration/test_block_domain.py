@@ -23,6 +23,32 @@ def run(*argv, env=None):
     return subprocess.run(list(argv), capture_output=True, text=True, env=env)
 
 
+def lvm(lvm_dir, loops, *argv):
+    """An LVM command as an operator would run it: the daemon's private lvm.conf
+    (in lvm_dir), seeing only the test's loop devices."""
+    env = dict(os.environ, LVM_SYSTEM_DIR=lvm_dir, LVM_SUPPRESS_FD_WARNINGS="1")
+    filt = 'devices { filter = [ %s"r|.*|" ] }' % "".join('"a|^%s$|", ' % l for l in loops)
+    return run(argv[0], "--config", filt, *argv[1:], env=env)
+
+
+def lv_size(lvm_dir, loop, vg, lv):
+    """An LV's size in bytes, as LVM reports it."""
+    r = lvm(lvm_dir, [loop], "lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_size",
+            "%s/%s" % (vg, lv))
+    if r.returncode != 0:
+        raise AssertionError("lvs %s/%s: %s" % (vg, lv, r.stderr))
+    return int(json.loads(r.stdout)["report"][0]["lv"][0]["lv_size"])
+
+
+def max_thin_lv_size(capacity):
+    """What a thin qcow2 LV of this capacity may grow to: qemu-img measure's
+    fully allocated size, in whole extents."""
+    out = subprocess.run(["qemu-img", "measure", "-O", "qcow2", "--size", str(capacity), "--output=json"],
+                         check=True, capture_output=True, text=True).stdout
+    full = json.loads(out)["fully-allocated"]
+    return (full + EXTENT - 1) // EXTENT * EXTENT
+
+
 def make_loop(tmp, size=40 * GiB, name="lun.img"):
     backing = os.path.join(tmp, name)
     with open(backing, "wb") as f:
@@ -67,11 +93,7 @@ class BlockTest(DaemonTest):
                 run("losetup", "-d", loop)
 
     def lvm(self, *argv):
-        """Runs an LVM command the way an operator would, restricted to the test's loop devices."""
-        env = dict(os.environ, LVM_SYSTEM_DIR=os.path.join(self.tmp, "run", "lvm"), LVM_SUPPRESS_FD_WARNINGS="1")
-        loops = ([self.loop] if self.loop else []) + self.extra_loops
-        filt = 'devices { filter = [ %s"r|.*|" ] }' % "".join('"a|^%s$|", ' % l for l in loops)
-        return run(argv[0], "--config", filt, *argv[1:], env=env)
+        return lvm(os.path.join(self.tmp, "run", "lvm"), ([self.loop] if self.loop else []) + self.extra_loops, *argv)
 
     def vg_report(self):
         """What LVM says of the domain's VG: size, free bytes, PV count."""

@@ -8,7 +8,7 @@ import subprocess
 import uuid
 
 from sanpool import MiB, SANPOOLCTL, Daemon, DaemonTest
-from test_block_domain import make_loop, run
+from test_block_domain import lvm, make_loop, run
 
 
 class CheckMixin:
@@ -188,9 +188,7 @@ class BlockCheckTest(CheckMixin, DaemonTest):
                 run("losetup", "-d", self.loop)
 
     def lvm(self, *argv):
-        """An LVM command as an operator would run it, on the test's loop device only."""
-        env = dict(os.environ, LVM_SYSTEM_DIR=os.path.join(self.tmp, "run", "lvm"), LVM_SUPPRESS_FD_WARNINGS="1")
-        return run(argv[0], "--config", 'devices { filter = [ "a|^%s$|", "r|.*|" ] }' % self.loop, *argv[1:], env=env)
+        return lvm(os.path.join(self.tmp, "run", "lvm"), [self.loop], *argv)
 
     def test_block_domain_tags_and_lvs(self):
         self.d.stop()

@@ -14,7 +14,6 @@ in the VG metadata, checked with lvs).
   answered already is not run again, while the next sequence number is; five
   requests for one volume made while no SPM answers are served by one extend.
 """
-import json
 import os
 import shutil
 import struct
@@ -25,9 +24,8 @@ import unittest
 
 from sanpool import GiB, MiB
 from simhosts import call, start_hosts, stop_hosts, wait_for
-from test_block_domain import make_loop
+from test_block_domain import lv_size, lvm, make_loop, max_thin_lv_size
 
-EXTENT = 128 * MiB
 INITIAL = 128 * MiB
 CHUNK = 256 * MiB
 CONF = "lvm_activation = no\nthin_initial_size_mib = 128\nthin_extend_chunk_mib = 256\n"
@@ -104,22 +102,10 @@ class MailboxTest(unittest.TestCase):
             shutil.rmtree(self.root, ignore_errors=True)
 
     def lvm(self, *argv):
-        env = dict(os.environ, LVM_SYSTEM_DIR=os.path.join(self.hosts[0].dir, "run", "lvm"),
-                   LVM_SUPPRESS_FD_WARNINGS="1")
-        return subprocess.run([argv[0], "--config", 'devices { filter = [ "a|^%s$|", "r|.*|" ] }' % self.loop]
-                              + list(argv[1:]), capture_output=True, text=True, env=env)
+        return lvm(os.path.join(self.hosts[0].dir, "run", "lvm"), [self.loop], *argv)
 
     def lv_size(self, lv):
-        r = self.lvm("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_size",
-                     "%s/%s" % (self.vg, lv))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return int(json.loads(r.stdout)["report"][0]["lv"][0]["lv_size"])
-
-    def measure(self, capacity):
-        out = subprocess.run(["qemu-img", "measure", "-O", "qcow2", "--size", str(capacity), "--output=json"],
-                             check=True, capture_output=True, text=True).stdout
-        full = json.loads(out)["fully-allocated"]
-        return (full + EXTENT - 1) // EXTENT * EXTENT
+        return lv_size(os.path.join(self.hosts[0].dir, "run", "lvm"), self.loop, self.vg, lv)
 
     def join_all(self):
         for h in self.hosts:
@@ -180,7 +166,7 @@ class BlockMasterTest(MailboxTest):
         self.assertEqual(self.lv_size(vol), INITIAL + 2 * CHUNK)
         self.assertEqual(self.history(h1, image, vol), [(INITIAL + CHUNK, INITIAL + 2 * CHUNK, "direct", 1)])
         # never past what the capacity needs
-        full = self.measure(GiB)
+        full = max_thin_lv_size(GiB)
         v = self.extend(h3, image, vol, {"size": 100 * GiB})
         self.assertEqual((v["extend"]["to"], self.lv_size(vol)), (full, full))
         self.assertEqual(self.history(h3, image, vol), [(INITIAL + 2 * CHUNK, full, "mailbox", 3)])

@@ -6,14 +6,11 @@ clone of them is. Block domains in the fast tier (activation off): what needs
 an active LV is refused with a clear error, extend grows a thin qcow2 LV for
 real (it writes VG metadata only) and never past what qemu-img measure says.
 The cluster tier (tests/cluster/test_prepare.py) runs them with real LVs."""
-import json
 import subprocess
 import unittest
 
 from sanpool import GiB, MiB, Daemon, DaemonTest, qemu_io
-from test_block_domain import make_loop
-
-EXTENT = 128 * MiB
+from test_block_domain import EXTENT, lv_size, lvm, make_loop, max_thin_lv_size
 
 
 class FilePrepareTest(DaemonTest):
@@ -146,21 +143,10 @@ class BlockFastTierTest(DaemonTest):
                 subprocess.run(["losetup", "-d", self.loop], capture_output=True)
 
     def lvm(self, *argv):
-        env = {"LVM_SYSTEM_DIR": "%s/run/lvm" % self.tmp, "LVM_SUPPRESS_FD_WARNINGS": "1", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        filt = 'devices { filter = [ "a|^%s$|", "r|.*|" ] }' % self.loop
-        return subprocess.run([argv[0], "--config", filt] + list(argv[1:]), capture_output=True, text=True, env=env)
+        return lvm("%s/run/lvm" % self.tmp, [self.loop], *argv)
 
     def lv_size(self, lv):
-        r = self.lvm("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_size",
-                     "%s/%s" % (self.vg, lv))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return int(json.loads(r.stdout)["report"][0]["lv"][0]["lv_size"])
-
-    def measure(self, capacity):
-        out = subprocess.run(["qemu-img", "measure", "-O", "qcow2", "--size", str(capacity), "--output=json"],
-                             check=True, capture_output=True, text=True).stdout
-        full = json.loads(out)["fully-allocated"]
-        return (full + EXTENT - 1) // EXTENT * EXTENT
+        return lv_size("%s/run/lvm" % self.tmp, self.loop, self.vg, lv)
 
     def test_what_needs_an_active_lv_is_refused_clearly(self):
         image, vol = self.d.create_image(self.dom, fmt="qcow2", capacity=2 * GiB)
@@ -198,7 +184,7 @@ class BlockFastTierTest(DaemonTest):
         self.assertEqual(err["error"]["field"], "size", err)
         self.assertEqual(self.lv_size(vol), 2 * GiB + EXTENT)
         # a size "at least" reached already: nothing to do
-        full = self.measure(capacity)
+        full = max_thin_lv_size(capacity)
         for size in (GiB, 2 * GiB + EXTENT):
             st, v = self.d.post(url, {"size": size})
             self.assertEqual(st, 200, (size, v))

@@ -24,7 +24,7 @@ import unittest
 
 from sanpool import GiB
 from simhosts import start_hosts, stop_hosts, wait_for
-from test_block_domain import make_loop
+from test_block_domain import lvm, make_loop
 
 
 class LeaseHosts:
@@ -207,10 +207,7 @@ class BlockLeaseTest(LeaseHosts, unittest.TestCase):
         self.dom = None
 
     def lvm(self, *argv):
-        env = dict(os.environ, LVM_SYSTEM_DIR=os.path.join(self.hosts[0].dir, "run", "lvm"),
-                   LVM_SUPPRESS_FD_WARNINGS="1")
-        return subprocess.run([argv[0], "--config", 'devices { filter = [ "a|^%s$|", "r|.*|" ] }' % self.loop]
-                              + list(argv[1:]), capture_output=True, text=True, env=env)
+        return lvm(os.path.join(self.hosts[0].dir, "run", "lvm"), [self.loop], *argv)
 
     def tearDown(self):
         stop_hosts(self.hosts, None)
