@@ -92,10 +92,9 @@ int host_report_out(const struct host_report *r, uint8_t *slot)
 
 int host_report_in(const uint8_t *slot, struct host_report *ret)
 {
-	static const uint8_t zero[HOST_REPORT_HEADER_SIZE];
 	struct host_report r = { 0 };
 
-	if (memcmp(slot, zero, sizeof(zero)) == 0)
+	if (all_zero(slot, HOST_REPORT_HEADER_SIZE))
 		return 1;
 	if (get_le32(slot) != HOST_REPORT_MAGIC)
 		return -HOST_REPORT_E_MAGIC;

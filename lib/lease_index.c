@@ -11,6 +11,7 @@
 #include "lib/slot_journal.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
+#include "lib/util/le.h"
 #include "lib/util/log.h"
 
 #define HEADER_MAGIC 0x49584c53u /* "SLXI" little-endian */
@@ -28,23 +29,9 @@
 #define OFF_IMAGE 56
 #define UUID_FIELD 40
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint32_t sector_crc(const uint8_t *s)
 {
-	static const uint8_t zero[4];
-	uint32_t crc = slot_crc32c(0, s, OFF_CRC);
-	crc = slot_crc32c(crc, zero, 4);
-	return slot_crc32c(crc, s + OFF_CRC + 4, LEASE_INDEX_SECTOR - OFF_CRC - 4);
+	return slot_crc32c_record(s, LEASE_INDEX_SECTOR, OFF_CRC);
 }
 
 uint64_t lease_index_slot_offset(uint64_t base, unsigned slot)
@@ -57,13 +44,13 @@ void lease_index_record_out(unsigned slot, const char *volume, const char *image
 	memset(out, 0, LEASE_INDEX_SECTOR);
 	if (!volume)
 		return; /* free: all zero */
-	put32(out + OFF_MAGIC, RECORD_MAGIC);
-	put32(out + OFF_VERSION, FORMAT_VERSION);
-	put32(out + OFF_SLOT, slot);
+	put_le32(out + OFF_MAGIC, RECORD_MAGIC);
+	put_le32(out + OFF_VERSION, FORMAT_VERSION);
+	put_le32(out + OFF_SLOT, slot);
 	memcpy(out + OFF_VOLUME, volume, strnlen(volume, UUID_STR_LEN - 1));
 	if (image)
 		memcpy(out + OFF_IMAGE, image, strnlen(image, UUID_STR_LEN - 1));
-	put32(out + OFF_CRC, sector_crc(out));
+	put_le32(out + OFF_CRC, sector_crc(out));
 }
 
 /* A NUL-padded uuid field. */
@@ -90,8 +77,8 @@ void lease_index_record_in(const uint8_t in[LEASE_INDEX_SECTOR], unsigned slot, 
 		return;
 	}
 	ret->state = LEASE_SLOT_BAD;
-	if (get32(in + OFF_MAGIC) != RECORD_MAGIC || get32(in + OFF_VERSION) != FORMAT_VERSION ||
-	    get32(in + OFF_SLOT) != slot || get32(in + OFF_CRC) != sector_crc(in))
+	if (get_le32(in + OFF_MAGIC) != RECORD_MAGIC || get_le32(in + OFF_VERSION) != FORMAT_VERSION ||
+	    get_le32(in + OFF_SLOT) != slot || get_le32(in + OFF_CRC) != sector_crc(in))
 		return;
 	char image[UUID_STR_LEN] = "";
 	if (!uuid_field(in + OFF_VOLUME, ret->volume) || (in[OFF_IMAGE] && !uuid_field(in + OFF_IMAGE, image))) {
@@ -141,8 +128,8 @@ int lease_index_read(const char *path, uint64_t base, struct lease_index *ret)
 	if ((size_t)n < rlen)
 		memset(buf + n, 0, rlen - (size_t)n); /* a sparse file's end: zero, free */
 	memset(ret, 0, sizeof(*ret));
-	ret->formatted = get32(buf + OFF_MAGIC) == HEADER_MAGIC && get32(buf + OFF_VERSION) == FORMAT_VERSION &&
-			 get32(buf + OFF_SLOT) == LEASE_INDEX_SLOTS && get32(buf + OFF_CRC) == sector_crc(buf);
+	ret->formatted = get_le32(buf + OFF_MAGIC) == HEADER_MAGIC && get_le32(buf + OFF_VERSION) == FORMAT_VERSION &&
+			 get_le32(buf + OFF_SLOT) == LEASE_INDEX_SLOTS && get_le32(buf + OFF_CRC) == sector_crc(buf);
 	for (unsigned k = 0; k < LEASE_INDEX_SLOTS; k++)
 		lease_index_record_in(buf + (1 + k) * LEASE_INDEX_SECTOR, k, &ret->slot[k]);
 	return 0;
@@ -189,10 +176,10 @@ int lease_index_format(const char *path, uint64_t base)
 
 	if ((r = lease_index_read(path, base, &ix)) < 0 || ix.formatted)
 		return r;
-	put32(h + OFF_MAGIC, HEADER_MAGIC);
-	put32(h + OFF_VERSION, FORMAT_VERSION);
-	put32(h + OFF_SLOT, LEASE_INDEX_SLOTS);
-	put32(h + OFF_CRC, sector_crc(h));
+	put_le32(h + OFF_MAGIC, HEADER_MAGIC);
+	put_le32(h + OFF_VERSION, FORMAT_VERSION);
+	put_le32(h + OFF_SLOT, LEASE_INDEX_SLOTS);
+	put_le32(h + OFF_CRC, sector_crc(h));
 	if ((r = write_sector(path, base + LEASE_INDEX_OFFSET, h)) < 0)
 		return r;
 	log_debug("lease index formatted in %s at %llu", path, (unsigned long long)(base + LEASE_INDEX_OFFSET));

@@ -25,20 +25,9 @@
 
 /* ---- records ---- */
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 static uint32_t record_checksum(const uint8_t rec[MAILBOX_RECORD_SIZE])
 {
-	static const uint8_t zero[4];
-	uint32_t crc = slot_crc32c(0, rec, 16);
-	crc = slot_crc32c(crc, zero, 4);
-	return slot_crc32c(crc, rec + 20, MAILBOX_RECORD_SIZE - 20);
+	return slot_crc32c_record(rec, MAILBOX_RECORD_SIZE, 16);
 }
 
 /* A NUL-padded text field of size bytes from s (an array of s_size bytes);

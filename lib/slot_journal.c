@@ -108,6 +108,15 @@ uint32_t slot_crc32c(uint32_t crc, const void *data, size_t len)
 	return ~crc;
 }
 
+uint32_t slot_crc32c_record(const uint8_t *rec, size_t len, size_t crc_off)
+{
+	static const uint8_t zero[4];
+	uint32_t crc = slot_crc32c(0, rec, crc_off);
+
+	crc = slot_crc32c(crc, zero, sizeof(zero));
+	return slot_crc32c(crc, rec + crc_off + sizeof(zero), len - crc_off - sizeof(zero));
+}
+
 /* ---- on-disk format ---- */
 
 void slot_header_out(const struct slot_header *h, uint8_t out[SLOT_HEADER_SIZE])
@@ -166,14 +175,6 @@ const char *slot_strerror(int code)
 	case SLOT_E_PAYLOAD: return "payload is not a JSON object";
 	}
 	return "unknown slot error";
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
 }
 
 int slot_record_in(const uint8_t slot[SLOT_SIZE], struct slot_header *ret_h, json_object **ret_record)

@@ -109,6 +109,9 @@ void slot_header_out(const struct slot_header *h, uint8_t out[SLOT_HEADER_SIZE])
 void slot_header_in(const uint8_t in[SLOT_HEADER_SIZE], struct slot_header *h);
 /* CRC-32C, continuing from crc (0 to start). */
 uint32_t slot_crc32c(uint32_t crc, const void *data, size_t len);
+/* CRC-32C of a len-byte record that holds its own 4-byte CRC at crc_off,
+ * counted as zero (the mailbox's and the lease index's records). */
+uint32_t slot_crc32c_record(const uint8_t *rec, size_t len, size_t crc_off);
 
 /* Encodes a record for task into slot (SLOT_SIZE bytes, zero padded), with
  * its checksum. payload is len bytes of JSON text, 1..SLOT_PAYLOAD_MAX. */

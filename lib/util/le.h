@@ -1,7 +1,18 @@
-/* Little-endian fields of on-disk records (the journal, the mailbox, host
- * reports): explicit byte order whatever the host's, no alignment needed. */
+/* Fields of on-disk records (the journal, the mailbox, host reports, the
+ * lease index): little-endian whatever the host's order, no alignment needed. */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Reserved and padding bytes must be zero: a record with other bytes there is not ours. */
+static inline bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
 
 static inline void put_le16(uint8_t *p, uint16_t v)
 {
