@@ -81,6 +81,7 @@ struct call {
 struct vg_state {
 	char **devs;
 	bool vg_valid, lvs_valid, segs_valid;
+	uint64_t extent_size; /* the VG's once reported (it never changes), else 0 */
 	struct lvm_vg vg;
 	struct lvm_lv *lvs;
 	size_t nlvs;
@@ -353,18 +354,25 @@ static void vg_state_free(void *p)
 	free(st);
 }
 
+/* The reports that show the VG's space: the VG's and the PVs' segments. */
+static void vg_state_invalidate_space(struct vg_state *st)
+{
+	st->vg_valid = st->segs_valid = false;
+	lvm_vg_clear(&st->vg);
+	free(st->segs);
+	st->segs = NULL;
+	st->nsegs = 0;
+}
+
 static void vg_state_invalidate(struct vg_state *st)
 {
 	if (!st)
 		return;
-	st->vg_valid = st->lvs_valid = st->segs_valid = false;
-	lvm_vg_clear(&st->vg);
+	vg_state_invalidate_space(st);
+	st->lvs_valid = false;
 	lvm_lvs_free(st->lvs, st->nlvs);
 	st->lvs = NULL;
 	st->nlvs = 0;
-	free(st->segs);
-	st->segs = NULL;
-	st->nsegs = 0;
 }
 
 static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
@@ -376,6 +384,7 @@ static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
 	}
 	lvm_strv_free(st->devs);
 	st->devs = lvm_strv_copy(devs);
+	st->extent_size = 0;
 	vg_state_invalidate(st);
 	return st;
 }
@@ -629,6 +638,7 @@ static int do_vg_info(struct call *k)
 		lvm_vg_clear(&st->vg);
 		st->vg = v;
 		st->vg_valid = true;
+		st->extent_size = v.extent_size;
 	}
 	*k->ret_vg = st->vg;
 	k->ret_vg->tags = lvm_strv_copy((const char *const *)st->vg.tags);
@@ -742,7 +752,23 @@ static int do_lvextend(struct call *k)
 	cl_wordf(&c, "--size=%" PRIu64 "b", k->size);
 	cl_word(&c, object);
 	r = run_cl(&c, "lvextend", object);
-	vg_state_invalidate(st);
+	/* A successful lvextend to whole extents changed the LV's size to
+	 * exactly that and the VG's space, nothing else: the LV list stays valid
+	 * with the new size, so extending the next chunk needs no lvs (one LVM
+	 * command per thin extend on the SPM instead of two: each is about a
+	 * second in TCG guests). A failure may have done part of its work. */
+	struct lvm_lv *lv = NULL;
+	for (size_t i = 0; r == 0 && st->lvs_valid && st->extent_size && k->size % st->extent_size == 0 &&
+			   i < st->nlvs && !lv;
+	     i++)
+		if (!strcmp(st->lvs[i].name, k->lv))
+			lv = &st->lvs[i];
+	if (lv) {
+		lv->size = k->size;
+		vg_state_invalidate_space(st);
+	} else {
+		vg_state_invalidate(st);
+	}
 	return r;
 }
 

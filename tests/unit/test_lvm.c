@@ -379,6 +379,39 @@ static void test_cache(void **state)
 	lvm_lvs_free(lvs, n);
 	assert_int_equal(lvm_commands_run(), c + 6);
 	assert_int_equal(lvm_lvremove(T.vg, "cached"), 0);
+
+	/* an lvextend to whole extents keeps the LV list with the new size (a
+	 * thin extend's next one needs no lvs); the VG's space is read again */
+	assert_int_equal(lvm_lvcreate(T.vg, "grown", 8 << 20, NULL), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	free0 = vg.free;
+	uint64_t extent = vg.extent_size;
+	lvm_vg_clear(&vg);
+	c = lvm_commands_run();
+	assert_int_equal(lvm_lvextend(T.vg, "grown", 16 << 20), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, 16 << 20);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 1);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.free, free0 - (8 << 20));
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_commands_run(), c + 2);
+	/* LVM's own report says the same */
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, 16 << 20);
+	lvm_lvs_free(lvs, n);
+	/* a size LVM rounds up to an extent: the list is read again */
+	c = lvm_commands_run();
+	assert_int_equal(lvm_lvextend(T.vg, "grown", (16 << 20) + extent / 2), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, (16 << 20) + extent);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 2);
+	assert_int_equal(lvm_lvremove(T.vg, "grown"), 0);
 }
 
 static void test_report_parse_pvsegs(void **state)
