@@ -757,10 +757,9 @@ static int do_lvextend(struct call *k)
 	 * with the new size, so extending the next chunk needs no lvs (one LVM
 	 * command per thin extend on the SPM instead of two: each is about a
 	 * second in TCG guests). A failure may have done part of its work. */
+	bool exact = r == 0 && st->lvs_valid && st->extent_size && k->size % st->extent_size == 0;
 	struct lvm_lv *lv = NULL;
-	for (size_t i = 0; r == 0 && st->lvs_valid && st->extent_size && k->size % st->extent_size == 0 &&
-			   i < st->nlvs && !lv;
-	     i++)
+	for (size_t i = 0; exact && i < st->nlvs && !lv; i++)
 		if (!strcmp(st->lvs[i].name, k->lv))
 			lv = &st->lvs[i];
 	if (lv) {
