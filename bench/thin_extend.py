@@ -12,7 +12,8 @@ the monitor has made the wanted number of extends (first LV 128 MiB, chunk 128 M
 
 Figures: extend_p50_ms_spm, extend_p99_ms_spm, extend_p50_ms_hsm, extend_p99_ms_hsm,
 extend_p99_ms (the worse), thin_extends_spm/hsm (how many), thin_vm_paused_count (pauses for
-ENOSPC the monitors saw) and thin_write_enospc_count (qemu-io writes that failed for lack of
+ENOSPC the monitors saw), lvm_lvextend_mean_ms_spm and lvm_lvchange_mean_ms_hsm (the mean
+time of those LVM commands in the agents, from /metrics) and thin_write_enospc_count (qemu-io writes that failed for lack of
 space: HMP qemu-io bypasses the device's error policy, so where a guest would have paused,
 the write fails instead). Run as root: python3 bench/thin_extend.py [BUILD_DIR]
 Knobs: SANPOOL_BENCH_THIN_EXTENDS (per host, default 100), SANPOOL_BENCH_THIN_MAX_S (per host,
@@ -40,6 +41,21 @@ def percentile(values, p):
 def note(msg):
     sys.stderr.write("# %s\n" % msg)
     sys.stderr.flush()
+
+
+def lvm_means(host):
+    """{command: (count, mean ms)} of the agent's LVM commands, from its /metrics."""
+    st, body = host.get("/metrics")
+    assert st == 200, body
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    sums, counts = {}, {}
+    for line in text.splitlines():
+        for suffix, into in (("_sum", sums), ("_count", counts)):
+            head = "sanpool_lvm_command_duration_seconds%s{command=\"" % suffix
+            if line.startswith(head):
+                cmd, value = line[len(head):].split("\"", 1)
+                into[cmd] = float(value.split()[-1])
+    return {cmd: (int(counts[cmd]), 1000.0 * sums[cmd] / counts[cmd]) for cmd in counts if counts[cmd]}
 
 
 def run_vm(host, dom, image, volume, name, wanted, max_s, out):
@@ -115,6 +131,18 @@ def main():
             print("figure extend_p99_ms_%s %.0f ms" % (role, p99))
             print("figure thin_extends_%s %d count" % (role, len(lat)))
         print("figure extend_p99_ms %.0f ms" % worst)
+        # where the time goes: the SPM's lvextend resizes (suspends) its active LV, the other
+        # host's lvchange --refresh reloads its table (lvchange also counts the prepare's
+        # activations)
+        for role, h in (("spm", h1), ("hsm", h2)):
+            means = lvm_means(h)
+            note("%s LVM commands (count, mean ms): %s" % (role, " ".join(
+                "%s=%d,%.0f" % (cmd, n, ms) for cmd, (n, ms) in sorted(means.items()))))
+        spm, hsm = lvm_means(h1), lvm_means(h2)
+        if "lvextend" in spm:
+            print("figure lvm_lvextend_mean_ms_spm %.0f ms" % spm["lvextend"][1])
+        if "lvchange" in hsm:
+            print("figure lvm_lvchange_mean_ms_hsm %.0f ms" % hsm["lvchange"][1])
         print("figure thin_vm_paused_count %d count" % (results["spm"]["pauses"] + results["hsm"]["pauses"]))
         print("figure thin_write_enospc_count %d count"
               % (results["spm"]["enospc_writes"] + results["hsm"]["enospc_writes"]))

@@ -2,11 +2,14 @@
  * coalescing, retries and the per-host history. */
 #include "lib/extend.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include "lib/domain.h"
@@ -229,6 +232,15 @@ void extend_serve(const char *pool, const struct mailbox_request *q, struct mail
 
 /* ---- asking the SPM ---- */
 
+/* The size of the LV's device here, if it is active here (its path opens):
+ * what this host's writer sees, read without an LVM command. */
+static bool device_size(const struct domain *d, const struct volume_meta *m, uint64_t *ret)
+{
+	_cleanup_free_ char *path = d->ops->volume_path(d, m->image, m->uuid);
+	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	return fd >= 0 && ioctl(fd, BLKGETSIZE64, ret) == 0 && *ret > 0;
+}
+
 /* Asks the SPM to grow the LV to at least min_size (0: a chunk more than this
  * host sees), capped. *ret_active: whether the LV is active here. */
 static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64_t min_size, uint64_t *ret_from,
@@ -241,11 +253,15 @@ static int grow_by_mailbox(struct domain *d, const struct volume_meta *m, uint64
 
 	if (!m->legal)
 		return sp_conflict("volume %s is ILLEGAL", m->uuid);
-	/* the size as this host last read it: every LVM command costs (a second
-	 * in an emulated guest), and if another host grew the LV since, asking
-	 * for a chunk more than this host saw is still what its writer needs */
-	if ((r = d->ops->volume_max_size(d, m, &max)) < 0 ||
-	    (r = d->ops->volume_state(d, m->uuid, ret_active, &from)) < 0)
+	/* the size this host sees: its active device's (no LVM command: each
+	 * costs a second in an emulated guest), else as it last read the LV; if
+	 * another host grew the LV since, asking for a chunk more than this host
+	 * saw is still what its writer needs */
+	if ((r = d->ops->volume_max_size(d, m, &max)) < 0)
+		return r;
+	if (device_size(d, m, &from))
+		*ret_active = true;
+	else if ((r = d->ops->volume_state(d, m->uuid, ret_active, &from)) < 0)
 		return r;
 	/* the request names an absolute size, so running it twice changes nothing */
 	uint64_t target = thin_next_size(from, min_size ? round_up_512(min_size) : 0, settings.chunk, max);

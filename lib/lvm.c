@@ -82,6 +82,7 @@ struct call {
 struct vg_state {
 	char **devs;
 	bool vg_valid, lvs_valid, segs_valid;
+	uint64_t extent_size; /* the VG's once reported (it never changes), else 0 */
 	struct lvm_vg vg;
 	struct lvm_lv *lvs;
 	size_t nlvs;
@@ -365,18 +366,25 @@ static void vg_state_free(void *p)
 	free(st);
 }
 
+/* The reports that show the VG's space: the VG's and the PVs' segments. */
+static void vg_state_invalidate_space(struct vg_state *st)
+{
+	st->vg_valid = st->segs_valid = false;
+	lvm_vg_clear(&st->vg);
+	free(st->segs);
+	st->segs = NULL;
+	st->nsegs = 0;
+}
+
 static void vg_state_invalidate(struct vg_state *st)
 {
 	if (!st)
 		return;
-	st->vg_valid = st->lvs_valid = st->segs_valid = false;
-	lvm_vg_clear(&st->vg);
+	vg_state_invalidate_space(st);
+	st->lvs_valid = false;
 	lvm_lvs_free(st->lvs, st->nlvs);
 	st->lvs = NULL;
 	st->nlvs = 0;
-	free(st->segs);
-	st->segs = NULL;
-	st->nsegs = 0;
 }
 
 static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
@@ -388,6 +396,7 @@ static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
 	}
 	lvm_strv_free(st->devs);
 	st->devs = lvm_strv_copy(devs);
+	st->extent_size = 0;
 	vg_state_invalidate(st);
 	return st;
 }
@@ -641,6 +650,7 @@ static int do_vg_info(struct call *k)
 		lvm_vg_clear(&st->vg);
 		st->vg = v;
 		st->vg_valid = true;
+		st->extent_size = v.extent_size;
 	}
 	*k->ret_vg = st->vg;
 	k->ret_vg->tags = lvm_strv_copy((const char *const *)st->vg.tags);
@@ -754,7 +764,22 @@ static int do_lvextend(struct call *k)
 	cl_wordf(&c, "--size=%" PRIu64 "b", k->size);
 	cl_word(&c, object);
 	r = run_cl(&c, "lvextend", object);
-	vg_state_invalidate(st);
+	/* A successful lvextend to whole extents changed the LV's size to
+	 * exactly that and the VG's space, nothing else: the LV list stays valid
+	 * with the new size, so extending the next chunk needs no lvs (one LVM
+	 * command per thin extend on the SPM instead of two: each is about a
+	 * second in TCG guests). A failure may have done part of its work. */
+	bool exact = r == 0 && st->lvs_valid && st->extent_size && k->size % st->extent_size == 0;
+	struct lvm_lv *lv = NULL;
+	for (size_t i = 0; exact && i < st->nlvs && !lv; i++)
+		if (!strcmp(st->lvs[i].name, k->lv))
+			lv = &st->lvs[i];
+	if (lv) {
+		lv->size = k->size;
+		vg_state_invalidate_space(st);
+	} else {
+		vg_state_invalidate(st);
+	}
 	return r;
 }
 
@@ -911,13 +936,28 @@ static int write_conf(void)
 	if (r < 0)
 		return sp_error_set(r, "io_error", "", "cannot create LVM run directory %s", L.run_dir);
 	/* The default filter rejects every device: only a command's own
-	 * --config filter lets devices in. */
+	 * --config filter lets devices in.
+	 *
+	 * No memory pinning on suspend. While a command has a device suspended
+	 * (lvextend of an active LV, lvchange --refresh) LVM mlocks every
+	 * mapping of /proc/self/maps that mlock_filter does not match, so that
+	 * no page fault needs I/O to the suspended device. Here that is the
+	 * whole daemon (~220 MiB: libvirt, gnutls, every thread's stack), faulted
+	 * in and locked on each suspend: seconds under TCG. The pinning guards
+	 * a process whose own pages live on the LVs it suspends (lvm on a root
+	 * LV); sanpoold's binary, libraries and swap never are on the shared
+	 * VGs it manages, so a fault meanwhile only reads the root disk. The
+	 * filter is a substring of each maps line after its permissions; every
+	 * line's device field ("fd:01", "00:00") holds ':', so nothing is locked.
+	 * reserved_memory (the heap LVM pre-faults to avoid allocating during
+	 * the suspend) is for the same guard: none. */
 	_cleanup_free_ char *conf = xasprintf(
 		"# written by sanpoold: the private configuration of its LVM module\n"
 		"global {\n\tactivation = %d\n\tuse_aio = 0\n\tuse_lvmlockd = 0\n}\n"
 		"devices {\n\tuse_devicesfile = 0\n\tobtain_device_list_from_udev = 0\n"
 		"\tfilter = [ \"r|.*|\" ]\n\tglobal_filter = [ \"a|.*|\" ]\n}\n"
-		"activation {\n\tudev_sync = 0\n\tudev_rules = 0\n\tmonitoring = 0\n}\n"
+		"activation {\n\tudev_sync = 0\n\tudev_rules = 0\n\tmonitoring = 0\n"
+		"\tmlock_filter = [ \":\" ]\n\treserved_memory = 0\n}\n"
 		"backup {\n\tbackup = 0\n\tarchive = 0\n}\n"
 		"log {\n\tlevel = 0\n\tsyslog = 0\n}\n",
 		L.activation ? 1 : 0);

@@ -379,6 +379,39 @@ static void test_cache(void **state)
 	lvm_lvs_free(lvs, n);
 	assert_int_equal(lvm_commands_run(), c + 6);
 	assert_int_equal(lvm_lvremove(T.vg, "cached"), 0);
+
+	/* an lvextend to whole extents keeps the LV list with the new size (a
+	 * thin extend's next one needs no lvs); the VG's space is read again */
+	assert_int_equal(lvm_lvcreate(T.vg, "grown", 8 << 20, NULL), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	free0 = vg.free;
+	uint64_t extent = vg.extent_size;
+	lvm_vg_clear(&vg);
+	c = lvm_commands_run();
+	assert_int_equal(lvm_lvextend(T.vg, "grown", 16 << 20), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, 16 << 20);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 1);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	assert_int_equal(vg.free, free0 - (8 << 20));
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_commands_run(), c + 2);
+	/* LVM's own report says the same */
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, 16 << 20);
+	lvm_lvs_free(lvs, n);
+	/* a size LVM rounds up to an extent: the list is read again */
+	c = lvm_commands_run();
+	assert_int_equal(lvm_lvextend(T.vg, "grown", (16 << 20) + extent / 2), 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_int_equal(find_lv(lvs, n, "grown")->size, (16 << 20) + extent);
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_commands_run(), c + 2);
+	assert_int_equal(lvm_lvremove(T.vg, "grown"), 0);
 }
 
 static void test_report_parse_pvsegs(void **state)
@@ -554,6 +587,38 @@ static void test_lvm_error(void **state)
 
 	/* a VG the module does not know */
 	assert_int_equal(lvm_lvcreate("unknownvg", "x", 8 << 20, NULL), -SP_E_NOT_FOUND);
+}
+
+/* While a device is suspended (extends) LVM pins what its mlock_filter does
+ * not match: LVM itself must read the private lvm.conf as pinning nothing,
+ * and the filter ":" must match every mapping line of this process after
+ * its permissions (what LVM compares), as it does the daemon's. */
+static void test_no_memory_pinning(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	_cleanup_free_ char *filter = NULL, *reserved = NULL;
+	const char *validate[] = { "lvm", "config", "--validate", NULL };
+	assert_int_equal(test_run(validate, NULL), 0);
+	const char *get_filter[] = { "lvm", "config", "activation/mlock_filter", NULL };
+	const char *get_reserved[] = { "lvm", "config", "activation/reserved_memory", NULL };
+	assert_int_equal(test_run(get_filter, &filter), 0);
+	assert_int_equal(test_run(get_reserved, &reserved), 0);
+	assert_string_equal(filter, "mlock_filter=\":\"");
+	assert_string_equal(reserved, "reserved_memory=0");
+
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+	assert_non_null(f);
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		int pos = 0;
+		char perms[5];
+		assert_int_equal(sscanf(line, "%*x-%*x %4s%n", perms, &pos), 1);
+		assert_non_null(strchr(line + pos, ':'));
+		n++;
+	}
+	assert_true(n > 10);
 }
 
 /* A VG with the same name on device B: if any command for the domain's VG
@@ -789,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_lv_location),
 		cmocka_unit_test(test_lvm_error),
+		cmocka_unit_test(test_no_memory_pinning),
 		cmocka_unit_test(test_other_vg_never_scanned),
 		cmocka_unit_test(test_vgextend_pvresize),
 		cmocka_unit_test(test_read_only),
