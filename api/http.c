@@ -40,6 +40,7 @@ struct upload {
 	char *data;
 	size_t len;
 	bool too_large;
+	struct task_hold held; /* tasks this request accepted, started once it is answered */
 };
 
 void reply_json(struct response *res, int status, json_object *body)
@@ -280,7 +281,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			     srv.max_body);
 		reply_error(&res);
 	} else {
+		task_hold_begin(&up->held);
 		dispatch(&req, &res, up->data, up->len);
+		task_hold_end();
 	}
 	size_t len;
 	enum MHD_Result ret = send_response(conn, &res, &len);
@@ -304,6 +307,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	struct upload *up = *con_cls;
 	if (up) {
+		task_hold_release(&up->held);
 		free(up->data);
 		free(up);
 		*con_cls = NULL;

@@ -116,11 +116,8 @@ void task_add_ended(struct task *t)
 
 uint64_t task_submitted_count(void) { return atomic_load(&tr.submitted); }
 
-void task_submit(struct task *t)
+static void enqueue_locked(struct task *t)
 {
-	atomic_fetch_add(&tr.submitted, 1);
-	pthread_mutex_lock(&tr.lock);
-	remember(t);
 	if (tr.q_len == tr.q_cap) {
 		size_t cap = tr.q_cap ? tr.q_cap * 2 : 64;
 		struct task **q = xmalloc(cap * sizeof(*q));
@@ -133,6 +130,36 @@ void task_submit(struct task *t)
 	}
 	tr.queue[(tr.q_head + tr.q_len++) % tr.q_cap] = t;
 	pthread_cond_signal(&tr.queued);
+}
+
+static __thread struct task_hold *holding;
+
+void task_hold_begin(struct task_hold *h) { holding = h; }
+
+void task_hold_end(void) { holding = NULL; }
+
+void task_hold_release(struct task_hold *h)
+{
+	pthread_mutex_lock(&tr.lock);
+	for (size_t i = 0; i < h->n; i++)
+		enqueue_locked(h->tasks[i]);
+	pthread_mutex_unlock(&tr.lock);
+	free(h->tasks);
+	h->tasks = NULL;
+	h->n = 0;
+}
+
+void task_submit(struct task *t)
+{
+	atomic_fetch_add(&tr.submitted, 1);
+	pthread_mutex_lock(&tr.lock);
+	remember(t);
+	if (holding) {
+		holding->tasks = xrealloc(holding->tasks, (holding->n + 1) * sizeof(*holding->tasks));
+		holding->tasks[holding->n++] = t;
+	} else {
+		enqueue_locked(t);
+	}
 	pthread_mutex_unlock(&tr.lock);
 }
 

@@ -48,6 +48,22 @@ void task_runner_stop(void);
 struct task *task_new(const char *op, const char *domain, json_object *record, task_run_fn run);
 /* Queues t (the runner owns it afterwards). Its journal record must already be durable. */
 void task_submit(struct task *t);
+/* Tasks accepted by one API request, held until the request's response has
+ * reached the client: a task that ran at once could end, or a crash at its
+ * first step kill the daemon, before the client held the task's id (and so
+ * could not tell an accepted change from a refused one). */
+struct task_hold {
+	struct task **tasks;
+	size_t n;
+};
+/* From now on, task_submit on this thread holds its tasks in h. */
+void task_hold_begin(struct task_hold *h);
+/* task_submit on this thread queues at once again. */
+void task_hold_end(void);
+/* Queues the tasks held in h (the request's response is out, or its
+ * connection ended) and empties h. */
+void task_hold_release(struct task_hold *h);
+
 /* Adds an already ended task (outcome of recovery) to the list. */
 void task_add_ended(struct task *t);
 
