@@ -578,7 +578,10 @@ class ClusterTestCase(unittest.TestCase):
 
     def run(self, result=None):
         errors = len(result.errors) + len(result.failures) if result else 0
+        t0 = time.monotonic()
         r = super().run(result)
+        # what each scenario costs: the tier has a time budget (README)
+        log("%s: %.1fs" % (self._testMethodName, time.monotonic() - t0))
         if result is not None and len(result.errors) + len(result.failures) > errors:
             type(self).failed = True
         return r

@@ -1,25 +1,42 @@
-"""Cluster tier, first scenarios: real hosts (qemu guests) sharing one iSCSI LUN.
+"""Cluster tier: real hosts (qemu guests) sharing one iSCSI LUN. One 3-guest
+cluster serves every scenario of the file, in order (each builds on the last:
+one boot instead of one per file keeps the tier short).
 
-a. every host sees the same LUN (same WWID) through multipath with two ready paths;
-b. a block domain created through host 1's API on /dev/mapper/<wwid>, and a raw
-   image on it, are seen by every other host's LVM (vgs / lvs in the guest);
-d. a pool on the LUN, every host connected (each guest runs its sanlock daemon),
-   host 1 SPM; host 2 prepares an image with its volume's write lease (host 3
-   refused) and extends a thin volume it has prepared through the pool's
-   mailbox (its device grows); kill host 1's guest; host 2 becomes SPM within sanlock's
-   host-dead time (+ slack for emulated guests) and work goes on.
+1. (a) every host sees the same LUN (same WWID) through multipath with two ready paths;
+2. (b) a block domain created through host 1's API on /dev/mapper/<wwid>, and a
+   raw image on it, are seen by every other host's LVM (vgs / lvs in the guest);
+3. a pool on the LUN (that domain removed first), every host connected (each
+   guest runs its sanlock daemon), host 1 SPM, host 2 refused a change (409
+   naming host 1);
+4. (c) a thin qcow2 image on the master domain, made through host 1, is
+   prepared on host 2 and written with qemu-io (a pattern into the base), torn
+   down; host 1 takes a snapshot; host 2 prepares it again (it reads the new
+   chain from the VG) and writes a second pattern into the snapshot; host 3
+   prepares it and reads both back byte for byte; its agent restarts and finds
+   the image still prepared. Then host 1 extends the top volume's LV and host 3
+   sees the new size only after a refresh. Every teardown leaves no
+   device-mapper device of the image and no link behind;
+5. snapshot, merge, resize, template, clone, copy and a preallocated qcow2 on
+   real LVs on the SPM, which keeps no volume active after them unless prepared;
+6. host 2 prepares an image with its volume's write lease (host 3 refused) and
+   extends a thin volume it has prepared through the pool's mailbox (its
+   device grows);
+7. (d) host 1's guest is killed; host 2 becomes SPM within sanlock's host-dead
+   time (+ slack for emulated guests) and work goes on.
 
 Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
 SANPOOLD=path to the daemon; default build/agent/sanpoold).
 """
+import http.client
 import json
 import os
+import re
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ClusterTestCase, MiB  # noqa: E402
+from harness import ClusterTestCase, GiB, MiB  # noqa: E402
 
 
 def lvm_config(dev):
@@ -32,10 +49,21 @@ def lvm_config(dev):
 # 8 * IO_TIMEOUT (renewal failure) + 60 s (the time sanlock allows a watchdog)
 IO_TIMEOUT = 5  # 3 made sanlock's own disk I/O time out now and then in the emulated guests
 HOST_DEAD_S = 8 * IO_TIMEOUT + 60
+PAT_BASE, PAT_TOP = 0x5A, 0xA5
+CHUNK = 4 * MiB
+# a volume's device-mapper name after its VG's prefix ('-' doubled): volumes' LVs are
+# named by uuid; the domain's special LVs (ids, leases, inbox...) stay active in a pool
+VOLUME_DM = re.compile(r"^[0-9a-f]{8}(--[0-9a-f]{4}){3}--[0-9a-f]{12}$")
 
 
 class ClusterTest(ClusterTestCase):
     CLUSTER = {"sanlock_io_timeout": IO_TIMEOUT}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if len(cls.g) < 3:
+            raise unittest.SkipTest("the scenarios need 3 hosts")
 
     def paths(self, guest):
         """WWID -> sorted [(path device, checker state)] of the guest's multipath paths."""
@@ -51,6 +79,72 @@ class ClusterTest(ClusterTestCase):
         maps = self.paths(self.g[0])
         self.assertEqual(len(maps), 1, maps)
         return next(iter(maps))
+
+    def task(self, host, st, acc):
+        self.assertEqual(st, 202, acc)
+        t = host.wait_task(acc["task"])
+        self.assertEqual(t["state"], "finished", t)
+        return acc
+
+    def img(self, suffix="", image=None):
+        return "/v1/domains/%s/images/%s%s" % (self.dom, image or self.image, suffix)
+
+    def prepare(self, host):
+        st, p = host.post(self.img("/prepare"))
+        self.assertEqual(st, 200, "%s: %s" % (host.name, p))
+        rc, out = host.run("test -b %s && readlink %s" % (p["path"], p["path"]), check=True)
+        self.assertEqual(out.strip(), "/dev/%s/%s" % (self.dom, p["chain"][-1]["volume"]), out)
+        return p
+
+    def teardown(self, host):
+        st, t = host.post(self.img("/teardown"))
+        self.assertEqual(st, 200, "%s: %s" % (host.name, t))
+        self.assertFalse(t["prepared"])
+        self.assertEqual(self.dm_devices(host), [], host.name)
+        rc, out = host.run("ls /run/sanpool/storage/%s/%s" % (self.dom, self.image))
+        self.assertNotEqual(rc, 0, "%s: links left: %s" % (host.name, out))
+
+    def dm_devices(self, host):
+        """The device-mapper devices of the domain's volumes on host (dm escapes '-' as '--')."""
+        rc, out = host.run("dmsetup ls", check=True)
+        prefix = self.dom.replace("-", "--") + "-"
+        names = [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
+        return [n for n in names if VOLUME_DM.match(n[len(prefix):])]
+
+    def qemu_io(self, host, path, cmd):
+        rc, out = host.run("qemu-io -f qcow2 -c '%s' %s" % (cmd, path), timeout=300)
+        self.assertEqual(rc, 0, "%s: qemu-io %s: %s" % (host.name, cmd, out))
+        self.assertNotIn("fail", out.lower(), "%s: qemu-io %s: %s" % (host.name, cmd, out))
+        return out
+
+    def restart_agent(self, host):
+        """Stops sanpoold on host (SIGTERM, as systemd would), removes its run-time links, and
+        starts it again; returns once its API answers."""
+        script = ("pid=$(cat /run/sanpoold.pid); kill -TERM $pid; "
+                  "while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
+                  "rm -rf /run/sanpool/storage; "
+                  "setsid %s --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 < /dev/null & "
+                  "echo $! > /run/sanpoold.pid" % self.cluster.sanpoold)
+        host.run(script, check=True)
+        host._close()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if host.get("/v1/host")[0] == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                host._close()
+            self.assertLess(time.monotonic(), deadline, "%s: sanpoold not back" % host.name)
+            time.sleep(0.2)
+
+    def getsize(self, host, path):
+        rc, out = host.run("blockdev --getsize64 %s" % path, check=True)
+        return int(out.strip().splitlines()[-1])
+
+    def volume(self, host, volume):
+        st, v = host.get(self.img("/volumes/" + volume))
+        self.assertEqual(st, 200, v)
+        return v
 
     def test_1_same_lun_two_paths_everywhere(self):
         wwid = self.wwid()
@@ -93,11 +187,10 @@ class ClusterTest(ClusterTestCase):
             for special in ("ids", "leases", "inbox", "outbox", "journal"):
                 self.assertIn(special, lvs, "%s: %s" % (g.name, out))
 
-
-    def test_3_kill_the_spm_guest_and_another_host_takes_over(self):
+    def test_3_pool_spm_and_a_refused_change(self):
         dev = "/dev/mapper/" + self.wwid()
         h1, h2, h3 = self.g[:3]
-        # the LUN is free again: scenario b's domain goes
+        # the LUN is free again: scenario 2's domain goes
         for dom in h1.get("/v1/domains")[1]:
             for img in h1.get("/v1/domains/%s/images" % dom["uuid"])[1]:
                 st, acc = h1.request("DELETE", "/v1/domains/%s/images/%s" % (dom["uuid"], img["uuid"]))
@@ -130,6 +223,136 @@ class ClusterTest(ClusterTestCase):
         st, err = h2.post("/v1/domains/%s/images" % master, {"name": "no", "format": "raw", "capacity": 64 << 20})
         self.assertEqual((st, err["error"]["code"], err["error"].get("spm_host")), (409, "not_spm", 1), err)
 
+        cls = type(self)
+        cls.pool, cls.dom, cls.dev, cls.spm1 = pool, master, dev, s1
+
+    def test_4_image_moves_between_hosts(self):
+        h1, h2, h3 = self.g[0], self.g[1], self.g[2]
+        t0 = time.monotonic()
+        st, acc = h1.post("/v1/domains/%s/images" % self.dom,
+                          {"name": "vm1", "format": "qcow2", "capacity": 2 * GiB, "allocation": "sparse"})
+        self.task(h1, st, acc)
+        self.image, base = acc["image"], acc["volume"]
+        # creating formatted the LV on host 1 and left nothing active there
+        self.assertEqual(self.dm_devices(h1), [])
+
+        # host 2: the base
+        p = self.prepare(h2)
+        self.assertEqual([c["volume"] for c in p["chain"]], [base])
+        self.assertTrue(self.volume(h2, base)["prepared"])
+        self.assertFalse(self.volume(h3, base)["prepared"])
+        self.qemu_io(h2, p["path"], "write -P 0x%x 0 %d" % (PAT_BASE, CHUNK))
+        self.teardown(h2)
+
+        # host 1: a snapshot over it
+        st, acc = h1.post(self.img("/snapshots"), {"parent": base})
+        top = self.task(h1, st, acc)["volume"]
+        self.assertEqual(self.dm_devices(h1), [])
+
+        # host 2 again: it learns the new chain from the VG
+        p = self.prepare(h2)
+        self.assertEqual([c["volume"] for c in p["chain"]], [base, top])
+        self.assertEqual(p["path"], "/run/sanpool/storage/%s/%s/%s" % (self.dom, self.image, top))
+        self.assertEqual(len(self.dm_devices(h2)), 2)
+        self.qemu_io(h2, p["path"], "write -P 0x%x %d %d" % (PAT_TOP, CHUNK, CHUNK))
+        self.teardown(h2)
+
+        # host 3: everything reads back, byte for byte, through the chain
+        p = self.prepare(h3)
+        self.assertEqual([c["volume"] for c in p["chain"]], [base, top])
+        self.qemu_io(h3, p["path"], "read -P 0x%x 0 %d" % (PAT_BASE, CHUNK))
+        self.qemu_io(h3, p["path"], "read -P 0x%x %d %d" % (PAT_TOP, CHUNK, CHUNK))
+        self.qemu_io(h3, p["path"], "read -P 0 %d %d" % (2 * CHUNK, CHUNK))
+        # the base alone holds only its own pattern
+        self.qemu_io(h3, p["chain"][0]["path"], "read -P 0 %d %d" % (CHUNK, CHUNK))
+
+        # the agent restarts under the running "VM": the links come back, the image stays prepared
+        self.restart_agent(h3)
+        rc, out = h3.run("readlink %s" % p["path"], check=True)
+        self.assertEqual(out.strip(), "/dev/%s/%s" % (self.dom, top))
+        self.assertTrue(self.volume(h3, top)["prepared"])
+        self.assertEqual(len(self.dm_devices(h3)), 2)
+
+        # host 1 grows the top's LV; host 3 sees it after a refresh only
+        before = self.getsize(h3, p["path"])
+        self.assertEqual(before, self.volume(h3, top)["lv_size"])
+        st, v = h1.post(self.img("/volumes/%s/extend" % top))
+        self.assertEqual(st, 200, v)
+        grown = v["lv_size"]
+        self.assertGreater(grown, before)
+        self.assertEqual(self.dm_devices(h1), [])
+        self.assertEqual(self.getsize(h3, p["path"]), before)
+        st, v = h3.post(self.img("/volumes/%s/refresh" % top))
+        self.assertEqual(st, 200, v)
+        self.assertEqual(v["lv_size"], grown)
+        self.assertTrue(v["active"])
+        self.assertEqual(self.getsize(h3, p["path"]), grown)
+        # the data is still there after the refresh
+        self.qemu_io(h3, p["path"], "read -P 0x%x %d %d" % (PAT_TOP, CHUNK, CHUNK))
+        self.teardown(h3)
+        self.assertFalse(self.volume(h3, top)["active"])
+        # the image goes
+        st, acc = h1.request("DELETE", self.img())
+        self.task(h1, st, acc)
+        sys.stderr.write("scenario c: %.1fs\n" % (time.monotonic() - t0))
+
+    def test_5_operations_on_active_lvs(self):
+        """Snapshot, merge, resize, template, clone and copy format and read real LVs on the SPM
+        (host 1), which keeps nothing active after them unless prepared."""
+        h1 = self.g[0]
+        t0 = time.monotonic()
+        st, acc = h1.post("/v1/domains/%s/images" % self.dom,
+                          {"name": "ops", "format": "qcow2", "capacity": 256 * MiB, "allocation": "sparse"})
+        self.image, base = self.task(h1, st, acc)["image"], acc["volume"]
+        # a thin LV never larger than a full qcow2 of its capacity needs (3 extents here)
+        self.assertEqual(self.volume(h1, base)["lv_size"], 3 * 128 * MiB)
+        st, acc = h1.post(self.img("/snapshots"))
+        top = self.task(h1, st, acc)["volume"]
+        p = self.prepare(h1)
+        self.assertEqual([c["volume"] for c in p["chain"]], [base, top])
+        self.qemu_io(h1, p["path"], "write -P 0x11 0 1M")
+        self.qemu_io(h1, p["path"], "write -P 0x22 1M 1M")
+        self.teardown(h1)
+        # merge the top into the base (qemu-img commit), then grow the image
+        st, acc = h1.request("DELETE", self.img("/snapshots/" + top))
+        self.task(h1, st, acc)
+        st, acc = h1.post(self.img("/resize"), {"capacity": 384 * MiB})
+        self.task(h1, st, acc)
+        self.assertEqual(self.dm_devices(h1), [])
+        # template and clone: the clone's chain starts in the template, whose base now holds the data
+        st, acc = h1.post(self.img("/template"))
+        self.task(h1, st, acc)
+        st, acc = h1.post(self.img("/clone"), {"name": "vm2"})
+        clone, cvol = self.task(h1, st, acc)["image"], acc["volume"]
+        st, p = h1.post(self.img("/prepare", clone))
+        self.assertEqual(st, 200, p)
+        self.assertEqual([(c["image"], c["volume"]) for c in p["chain"]], [(self.image, base), (clone, cvol)])
+        self.qemu_io(h1, p["path"], "read -P 0x11 0 1M")
+        self.qemu_io(h1, p["path"], "read -P 0x22 1M 1M")
+        rc, out = h1.run("qemu-img info -U --output=json %s" % p["path"], check=True)
+        self.assertIn('"virtual-size": %d' % (384 * MiB), out)
+        st, t = h1.post(self.img("/teardown", clone))
+        self.assertEqual(st, 200, t)
+        self.assertEqual(self.dm_devices(h1), [])
+        # copy the clone (collapsed) to a file domain on host 1
+        st, fdom = h1.post("/v1/domains", {"name": "local"})
+        self.assertEqual(st, 201, fdom)
+        st, acc = h1.post(self.img("/copy", clone), {"domain": fdom["uuid"]})
+        self.task(h1, st, acc)
+        st, v = h1.get("/v1/domains/%s/images/%s/volumes/%s" % (fdom["uuid"], acc["image"], acc["volume"]))
+        self.assertEqual(st, 200, v)
+        self.qemu_io(h1, v["path"], "read -P 0x11 0 1M")
+        self.qemu_io(h1, v["path"], "read -P 0x22 1M 1M")
+        # a preallocated qcow2 volume is formatted on its LV too
+        st, acc = h1.post("/v1/domains/%s/images" % self.dom,
+                          {"name": "pre", "format": "qcow2", "capacity": 64 * MiB, "allocation": "preallocated"})
+        self.task(h1, st, acc)
+        self.assertEqual(self.dm_devices(h1), [])
+        sys.stderr.write("operations on active LVs: %.1fs\n" % (time.monotonic() - t0))
+
+    def test_6_volume_lease_and_an_extend_through_the_mailbox(self):
+        h1, h2, h3 = self.g[:3]
+        master = self.dom
         # a volume's write lease on the LUN, with real activation: host 2 runs
         # the VM (its LV active, the lease held); host 3 is refused, nothing prepared there
         st, vm = h1.post("/v1/domains/%s/images" % master, {"name": "vm", "format": "raw", "capacity": 64 << 20})
@@ -170,7 +393,12 @@ class ClusterTest(ClusterTestCase):
         st, acc = h1.request("DELETE", thin)
         self.assertEqual(st, 202, acc)
         self.assertEqual(h1.wait_task(acc["task"])["state"], "finished")
+        type(self).lease_vol = vol
 
+    def test_7_kill_the_spm_guest_and_another_host_takes_over(self):
+        h1, h2, h3 = self.g[:3]
+        pool, master, s1, vol = self.pool, self.dom, self.spm1, self.lease_vol
+        before = sorted(i["uuid"] for i in h3.get("/v1/domains/%s/images" % master)[1])
         h1.stop()  # the whole host dies: qemu is gone, with its sanlock daemon
         t0 = time.monotonic()
         while True:
@@ -193,7 +421,7 @@ class ClusterTest(ClusterTestCase):
         self.assertEqual(st, 202, acc)
         self.assertEqual(h2.wait_task(acc["task"])["state"], "finished")
         imgs = h3.get("/v1/domains/%s/images" % master)[1]
-        self.assertEqual(sorted(i["uuid"] for i in imgs), sorted([vm["image"], acc["image"]]))
+        self.assertEqual(sorted(i["uuid"] for i in imgs), sorted(before + [acc["image"]]))
         # the SPM's host died, the VM's lease on host 2 did not move
         lease = h3.get(vol)[1]["lease"]
         self.assertEqual((lease["holder_host"], lease["state"]), (2, "none"), lease)
