@@ -158,6 +158,13 @@ class SharingTest(unittest.TestCase):
         wait_for("host 3 not counted", lambda: self.sharing(self.h1, self.solo) == (False, [2]), timeout=60)
         self.assertEqual(self.sharing(self.h3, self.everywhere), (None, []))  # in no pool now
 
+    def sanlock_state(self, observer, host_id):
+        """host_id's state (LIVE, FAIL, DEAD, ...) in the lockspaces observer's sanlock daemon has joined."""
+        r = subprocess.run(["sanlock", "client", "gets", "-h", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, SANLOCK_RUN_DIR=observer.sanlock.run_dir))
+        states = {line.split()[-1] for line in r.stdout.splitlines() if line.startswith("h %d " % host_id)}
+        return states.pop() if len(states) == 1 else None
+
     def test_a_dead_host_stops_counting_once_sanlock_deems_it_dead(self):
         """Host 3 dies (its sanlock daemon and agent killed, as with the whole host): its report
         stays on storage, but once sanlock deems it dead (8 io_timeouts + 60 s after its last
@@ -172,8 +179,10 @@ class SharingTest(unittest.TestCase):
         self.h3.sanlock.kill()
         self.h3.d.kill()
         t0 = time.monotonic()
-        # failing, not yet dead: still a host of the pool
-        self.assertEqual(self.sharing(self.h1, lun), (False, [3]))
+        # failing (no renewal for 8 io_timeouts), not yet dead: still a host of the pool
+        wait_for("host 1's sanlock: host 3 failing", lambda: self.sanlock_state(self.h1, 3) == "FAIL", timeout=60)
+        for h in (self.h1, self.h2):
+            self.assertEqual(self.sharing(h, lun), (False, [3]))
         for h in (self.h1, self.h2):
             wait_for("host %d: host 3 dead, the LUN shared" % h.id,
                      lambda: self.sharing(h, lun) == (True, []), timeout=8 * IO_TIMEOUT + 60 + 60, period=0.5)
