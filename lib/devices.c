@@ -387,12 +387,18 @@ static json_object *map_json(const struct mp_map *m, const char *const *seen, in
 	json_object_object_add(o, "paths", paths);
 
 	json_object *use = json_object_new_object();
-	if (device_usage_probe(dev, &u) == 0) {
+	/* With no usable path a read would queue (no_path_retry x polling_interval
+	 * on sanpool's LUNs, for ever under the host's queue_if_no_path) and hold
+	 * this answer, which must show that very state: no read then. */
+	int probed = multipath_map_usable_paths(m) == 0
+			     ? sp_error_set(-EIO, "io_error", "devices", "%s has no usable path", dev)
+			     : device_usage_probe(dev, &u);
+	if (probed == 0) {
 		json_object_object_add(use, "in_use", json_object_new_boolean(u.use != DEVICE_FREE));
 		json_object_object_add(use, "reason", json_object_new_string(device_use_str(u.use)));
 		json_object_object_add(use, "detail", json_object_new_string(u.detail));
 	} else {
-		/* e.g. every path down with I/O failing: say so rather than guess */
+		/* every path down, or I/O failing: say so rather than guess */
 		json_object_object_add(use, "in_use", NULL);
 		json_object_object_add(use, "reason", json_object_new_string("unknown"));
 		json_object_object_add(use, "detail", json_object_new_string(sp_error_last()->message));

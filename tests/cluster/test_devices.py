@@ -13,7 +13,10 @@ c. CHAP: without credentials, or with a wrong secret, the connection is refused 
    LUNs guest 1 sees only the boot LUN is shared (computed over both hosts' lists);
 d. path loss during writes (issue 5 e): one path of the boot LUN fails while a writer
    runs: the writer sees no I/O error, the API reports the map degraded with the failed
-   path; the path comes back: healthy again;
+   path; the path comes back: healthy again. Then every path fails: a write queues for
+   no_path_retry x polling_interval (sanpool's drop-in, the guests' multipath.conf) and fails
+   with EIO; meanwhile the API answers, the map failed and every path failed; a path back
+   heals it;
 e. LUN grow: a block domain on the "grow" LUN; the LUN grows on the target; a rescan
    through the API shows the new size and the domain grows by it; a second domain on
    that device is refused (in use);
@@ -37,12 +40,13 @@ h. slow and failing devices (issue 8): block domains on device-mapper devices bu
 Run by hand: python3 tests/cluster/test_devices.py (root).
 """
 import os
+import re
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IQN, IQN_PREFIX, ClusterTestCase, GiB, MiB  # noqa: E402
+from harness import HERE, IQN, IQN_PREFIX, ClusterTestCase, GiB, MiB  # noqa: E402
 
 CHAP_IQN = IQN_PREFIX + "chap"
 GROW_IQN = IQN_PREFIX + "grow"
@@ -192,6 +196,63 @@ class DevicesTest(ClusterTestCase):
         h1.restore_path(victim)
         healthy = poll(lambda: (lambda x: x if x["status"] == "healthy" else None)(self.device_of_target(h1, IQN)),
                        "healthy again", timeout=90)
+        self.assertEqual({p["state"] for p in healthy["paths"]}, {"active"}, healthy)
+
+    def map_of(self, guest, fn):
+        """The boot LUN's map on guest when fn(map) holds, else None (for poll)."""
+        m = self.device_of_target(guest, IQN)
+        return m if m and fn(m) else None
+
+    def test_d_path_loss_on_every_path(self):
+        """Every path of a LUN under sanpool's multipath settings fails: I/O queues for
+        no_path_retry x polling_interval, then fails (EIO); the API answers meanwhile, the map
+        failed with every path failed; one path back heals it."""
+        h1 = self.g[0]
+        st, c = self.connect(h1, IQN, self.portals)  # sanpool's settings on the boot LUN (done already by b)
+        self.assertIn(st, (200, 201), c)
+        d = poll(lambda: self.map_of(h1, lambda m: m["status"] == "healthy" and m["queueing"].endswith("chk")),
+                 "the boot LUN healthy, under sanpool's bounded queueing")
+        rc, conf = h1.run("cat /etc/multipath/conf.d/sanpool.conf", check=True)
+        with open(os.path.join(HERE, "multipath.conf")) as f:
+            limit = int(re.search(r"no_path_retry (\d+)", conf).group(1)) * \
+                int(re.search(r"polling_interval (\d+)", f.read()).group(1))
+        paths = sorted(p["device"] for p in d["paths"])
+        try:
+            # every path goes, then a 1 MiB O_DIRECT write beyond any data; timed on the guest's clock
+            rc, out = h1.run("(for p in %s; do echo offline > /sys/block/$p/device/state; done; "
+                             "t0=$(cut -d' ' -f1 /proc/uptime); "
+                             "dd if=/dev/zero of=%s bs=1M count=1 seek=3600 oflag=direct 2>/tmp/np.err; "
+                             "echo $? $t0 $(cut -d' ' -f1 /proc/uptime) > /tmp/np.rc) > /dev/null 2>&1 & echo started"
+                             % (" ".join(paths), d["path"]))
+            self.assertEqual(rc, 0, out)
+            # while the write is queued ("N sec" left), the API answers: the map failed, every path failed
+            queued = poll(lambda: self.map_of(h1, lambda m: m["status"] == "failed" and m["queueing"].endswith("sec")),
+                          "the API: the map failed, I/O queued", timeout=limit)
+            self.assertEqual({p["state"] for p in queued["paths"]}, {"failed"}, queued)
+            self.assertEqual(queued["usage"]["reason"], "unknown", queued)
+            poll(lambda: h1.run("test -s /tmp/np.rc")[0] == 0, "the queued write ends", timeout=limit + 60)
+            rc, out = h1.run("cat /tmp/np.rc /tmp/np.err")
+            code, t0, t1 = out.split()[:3]
+            took = float(t1) - float(t0)
+            print("\nevery path lost: the queued write failed after %.1f s (limit %d s)" % (took, limit), flush=True)
+            self.assertNotEqual(code, "0", out)
+            self.assertIn("Input/output error", out)
+            self.assertGreater(took, limit - 1, "queued for the limit, not failed at once: %s" % out)
+            self.assertLess(took, limit + 30, "failed once the limit passed: %s" % out)
+            self.assertEqual(self.device_of_target(h1, IQN)["queueing"], "off")
+
+            # one path back: the map heals, I/O works again, queueing bounded again
+            h1.restore_path(paths[0])
+            poll(lambda: self.map_of(h1, lambda m: m["status"] == "degraded" and m["queueing"].endswith("chk")),
+                 "one path back: degraded, bounded queueing again", timeout=90)
+            rc, out = h1.run("dd if=/dev/urandom of=/tmp/np.data bs=1M count=1 2>/dev/null && "
+                             "dd if=/tmp/np.data of=%s bs=1M seek=3600 oflag=direct conv=fsync 2>&1 && "
+                             "cmp -n %d -i 0:%d /tmp/np.data %s && echo same" % (d["path"], MiB, 3600 * MiB, d["path"]))
+            self.assertIn("same", out, "written and read back through the path that came back")
+        finally:
+            for p in paths:
+                h1.restore_path(p)
+        healthy = poll(lambda: self.map_of(h1, lambda m: m["status"] == "healthy"), "healthy again", timeout=90)
         self.assertEqual({p["state"] for p in healthy["paths"]}, {"active"}, healthy)
 
     def test_e_lun_grow_and_in_use(self):

@@ -13,10 +13,12 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
+import time
 import unittest
 
-from simhosts import start_hosts, stop_hosts, wait_for
+from simhosts import IO_TIMEOUT, SanlockDaemon, start_hosts, stop_hosts, wait_for
 from test_block_domain import make_loop
 
 GiB = 1 << 30
@@ -78,11 +80,8 @@ class SharingTest(unittest.TestCase):
         d = self.devices(host)[wwid]
         return d["shared"], d["unseen_by"]
 
-    def test_shared_devices_and_refusals(self):
-        loop1, loop2, loop3 = self.loops
-        # in no pool: nobody to compare with
-        self.assertEqual(self.sharing(self.h1, self.everywhere), (None, []))
-
+    def make_pool(self):
+        """Host 1 creates a pool with a file master, hosts 2 and 3 connect; returns its uuid once all joined."""
         st, p = self.h1.call("POST", "/v1/pools", {"name": "p", "master_domain_name": "m", "path": self.shared})
         self.assertEqual(st, 201, p)
         pool = p["uuid"]
@@ -91,6 +90,14 @@ class SharingTest(unittest.TestCase):
             self.assertEqual(st, 200, body)
         for h in self.hosts:
             wait_for("host %d to join" % h.id, lambda: h.joined(pool), timeout=60)
+        return pool
+
+    def test_shared_devices_and_refusals(self):
+        loop1, loop2, loop3 = self.loops
+        # in no pool: nobody to compare with
+        self.assertEqual(self.sharing(self.h1, self.everywhere), (None, []))
+
+        pool = self.make_pool()
         st, body = self.h1.call("POST", "/v1/pools/%s/spm/start" % pool)
         self.assertEqual(st, 200, body)
 
@@ -150,6 +157,52 @@ class SharingTest(unittest.TestCase):
             self.assertEqual(f.read(SLOT), bytes(SLOT))
         wait_for("host 3 not counted", lambda: self.sharing(self.h1, self.solo) == (False, [2]), timeout=60)
         self.assertEqual(self.sharing(self.h3, self.everywhere), (None, []))  # in no pool now
+
+    def sanlock_state(self, observer, host_id):
+        """host_id's state (LIVE, FAIL, DEAD, ...) in the lockspaces observer's sanlock daemon has joined."""
+        r = subprocess.run(["sanlock", "client", "gets", "-h", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, SANLOCK_RUN_DIR=observer.sanlock.run_dir))
+        states = {line.split()[-1] for line in r.stdout.splitlines() if line.startswith("h %d " % host_id)}
+        return states.pop() if len(states) == 1 else None
+
+    def test_a_dead_host_stops_counting_once_sanlock_deems_it_dead(self):
+        """Host 3 dies (its sanlock daemon and agent killed, as with the whole host): its report
+        stays on storage, but once sanlock deems it dead (8 io_timeouts + 60 s after its last
+        renewal) the others no longer count it; back in the pool, it counts again."""
+        pool = self.make_pool()
+        self.see(2, self.loops)
+        lun = self.wwid[self.loops[1]]  # seen by hosts 1 and 2, not 3
+        for h in (self.h1, self.h2):
+            wait_for("host %d: the LUN host 3 lacks is not shared" % h.id,
+                     lambda: self.sharing(h, lun) == (False, [3]), timeout=30)
+
+        self.h3.sanlock.kill()
+        self.h3.d.kill()
+        t0 = time.monotonic()
+        # failing (no renewal for 8 io_timeouts), not yet dead: still a host of the pool
+        wait_for("host 1's sanlock: host 3 failing", lambda: self.sanlock_state(self.h1, 3) == "FAIL", timeout=60)
+        for h in (self.h1, self.h2):
+            self.assertEqual(self.sharing(h, lun), (False, [3]))
+        for h in (self.h1, self.h2):
+            wait_for("host %d: host 3 dead, the LUN shared" % h.id,
+                     lambda: self.sharing(h, lun) == (True, []), timeout=8 * IO_TIMEOUT + 60 + 60, period=0.5)
+        took = time.monotonic() - t0
+        sys.stderr.write("a dead host stops counting after %.1f s (io_timeout %d s)\n" % (took, IO_TIMEOUT))
+        # not before sanlock's host-dead time: 68 s after the last renewal of host 3's that host 1 saw
+        # (renewals every 2 io_timeouts, later under load: the bound leaves them room)
+        self.assertGreater(took, 60)
+        self.assertEqual(self.sharing(self.h1, self.everywhere), (True, []))
+
+        # host 3 comes back (same host id and name), still without the LUN: not shared again
+        self.h3.sanlock = SanlockDaemon(self.h3.sanlock.run_dir, "host3")
+        self.h3.start()
+        wait_for("host 3 to rejoin", lambda: self.h3.joined(pool), timeout=60)
+        for h in (self.h1, self.h2):
+            wait_for("host %d: host 3 back, the LUN not shared" % h.id,
+                     lambda: self.sharing(h, lun) == (False, [3]), timeout=30)
+        # host 3's own view: known once its daemon has read the others' delta leases (a renewal after the join)
+        wait_for("host 3: the LUN every host sees shared",
+                 lambda: self.sharing(self.h3, self.everywhere) == (True, []), timeout=30)
 
 
 if __name__ == "__main__":

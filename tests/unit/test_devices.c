@@ -215,6 +215,56 @@ static void test_not_a_block_device(void **state)
 	assert_string_equal(sp_error_last()->field, "devices");
 }
 
+/* GET /v1/devices on the recorded degraded map (one path failed) as written,
+ * then with its ready path faulty too: with no usable path it answers at once
+ * with the map failed and its use unknown, without reading the map (a read
+ * would queue for no_path_retry x polling_interval, or for ever under
+ * queue_if_no_path). The map's /dev/mapper node does not exist here, so a
+ * probe shows as "not a block device". */
+static json_object *list_one(const char *maps, const char *text, json_object **ret_list)
+{
+	test_write(maps, text);
+	assert_int_equal(setenv("SANPOOL_TEST_MULTIPATH_MAPS", maps, 1), 0);
+	*ret_list = devices_list_json(1);
+	unsetenv("SANPOOL_TEST_MULTIPATH_MAPS");
+	assert_non_null(*ret_list);
+	json_object *d = json_object_array_get_idx(json_object_object_get(*ret_list, "devices"), 0);
+	assert_non_null(d);
+	return d;
+}
+
+static const char *field(json_object *o, const char *a, const char *b)
+{
+	json_object *v = json_object_object_get(o, a);
+	return json_object_get_string(b ? json_object_object_get(v, b) : v);
+}
+
+static void test_list_map_without_usable_path(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *text = NULL, *dir = test_mkdtemp();
+	_cleanup_free_ char *maps = xasprintf("%s/maps.json", dir);
+	json_object *list;
+	assert_int_equal(read_file(FIXTURES_DIR "/multipath/show-maps-json-degraded.json", 1 << 20, &text, NULL), 0);
+
+	json_object *d = list_one(maps, text, &list);
+	assert_string_equal(field(d, "status", NULL), "degraded");
+	assert_non_null(strstr(field(d, "usage", "detail"), "not a block device")); /* probed */
+	json_object_put(list);
+
+	const char *ready = strstr(text, "\"chk_st\" : \"ready\"");
+	assert_non_null(ready);
+	_cleanup_free_ char *failed = xasprintf("%.*s\"chk_st\" : \"faulty\"%s", (int)(ready - text), text,
+						ready + strlen("\"chk_st\" : \"ready\""));
+	d = list_one(maps, failed, &list);
+	assert_string_equal(field(d, "status", NULL), "failed");
+	assert_string_equal(field(d, "usage", "reason"), "unknown");
+	assert_null(json_object_object_get(json_object_object_get(d, "usage"), "in_use"));
+	assert_non_null(strstr(field(d, "usage", "detail"), "has no usable path")); /* not probed */
+	json_object_put(list);
+	test_rmdtemp(TAKE_PTR(dir));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_root_device),
 		cmocka_unit_test(test_mountinfo),
 		cmocka_unit_test(test_not_a_block_device),
+		cmocka_unit_test(test_list_map_without_usable_path),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
