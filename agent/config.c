@@ -27,6 +27,7 @@ void config_defaults(struct config *c)
 	c->thin_watermark_percent = 20;
 	c->mailbox_poll_ms = 10;
 	c->mailbox_timeout_s = 60;
+	c->lvm_timeout_s = 60;
 	c->sanlock = true;
 	c->sanlock_io_timeout = 10;
 	c->tls = true;
@@ -128,6 +129,9 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "mailbox_timeout_s") == 0) {
 		if ((r = parse_int(v, 1, 3600, &n)) == 0)
 			c->mailbox_timeout_s = (int)n;
+	} else if (strcmp(key, "lvm_timeout_s") == 0) {
+		if ((r = parse_int(v, 1, 3600, &n)) == 0)
+			c->lvm_timeout_s = (int)n;
 	} else if (strcmp(key, "sanlock") == 0) {
 		r = parse_bool(v, &c->sanlock);
 	} else if (strcmp(key, "sanlock_io_timeout") == 0) {
