@@ -1144,9 +1144,9 @@ static int timed_out(const struct call *k, const char *running, double running_s
 	log_warning("lvm: storage domain %s: a call waited over %u s behind %s (running for %.0f s): not run",
 		    domain, L.timeout_ms / 1000, running, running_s);
 	int r = sp_error_set(-ETIMEDOUT, "storage_timeout", "",
-			     "storage domain %s: storage is not answering: LVM has been running %s for %.0f s "
+			     "storage domain %s: storage is not answering: %s has been running for %.0f s "
 			     "(lvm_timeout_s is %u); this request's LVM command was not run",
-			     domain, running[0] ? running : "a command", running_s, L.timeout_ms / 1000);
+			     domain, running[0] ? running : "an LVM call", running_s, L.timeout_ms / 1000);
 	if (k->vg && lvm_name_is_valid(k->vg)) {
 		_cleanup_free_ char *details = xasprintf("{\"domain\": \"%s\"}", k->vg);
 		sp_error_set_details(details);
@@ -1348,10 +1348,10 @@ int lvm_pvremove(const char *const devs[])
  * L.lock held, or NULL (lock released) when the report must be made. */
 static struct vg_state *cached_locked(const char *vg, const char *const devs[], atomic_bool *(*which)(struct vg_state *))
 {
-	if (devs) /* the caller names devices: the worker checks them */
+	if (devs || !lvm_name_is_valid(vg)) /* the worker checks what the caller names */
 		return NULL;
 	pthread_mutex_lock(&L.lock);
-	struct vg_state *st = L.vgs && vg ? hashmap_get(L.vgs, vg) : NULL;
+	struct vg_state *st = L.vgs ? hashmap_get(L.vgs, vg) : NULL;
 	if (st && atomic_load(which(st)))
 		return st;
 	pthread_mutex_unlock(&L.lock);
@@ -1420,7 +1420,7 @@ int lvm_lv_location(const char *vg, const char *lv, char **ret_device, uint64_t 
 	uint64_t offset = 0, size = 0;
 	struct call k = { .op = OP_LV_LOCATION, .vg = vg, .lv = lv, .ret_dev = &dev,
 			  .ret_offset = &offset, .ret_size = &size };
-	struct vg_state *st = cached_locked(vg, NULL, segs_report);
+	struct vg_state *st = lvm_name_is_valid(lv) ? cached_locked(vg, NULL, segs_report) : NULL;
 	int r;
 	if (st) {
 		r = segs_find(st, &k);
