@@ -27,6 +27,8 @@ void config_defaults(struct config *c)
 	c->thin_watermark_percent = 20;
 	c->mailbox_poll_ms = 10;
 	c->mailbox_timeout_s = 60;
+	c->lvm_timeout_s = 60;
+	c->tasks_kept = 2000;
 	c->sanlock = true;
 	c->sanlock_io_timeout = 10;
 	c->tls = true;
@@ -128,6 +130,12 @@ static int set_key(struct config *c, const char *key, const char *v)
 	} else if (strcmp(key, "mailbox_timeout_s") == 0) {
 		if ((r = parse_int(v, 1, 3600, &n)) == 0)
 			c->mailbox_timeout_s = (int)n;
+	} else if (strcmp(key, "tasks_kept") == 0) {
+		if ((r = parse_int(v, 10, 1000000, &n)) == 0)
+			c->tasks_kept = (int)n;
+	} else if (strcmp(key, "lvm_timeout_s") == 0) {
+		if ((r = parse_int(v, 1, 3600, &n)) == 0)
+			c->lvm_timeout_s = (int)n;
 	} else if (strcmp(key, "sanlock") == 0) {
 		r = parse_bool(v, &c->sanlock);
 	} else if (strcmp(key, "sanlock_io_timeout") == 0) {

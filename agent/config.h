@@ -24,6 +24,8 @@ struct config {
 	int thin_watermark_percent; /* extend once this much of the last chunk is used (lib/thin_policy.h) */
 	int mailbox_poll_ms;        /* how often the SPM reads a pool's inbox, and a host its answer */
 	int mailbox_timeout_s;      /* how long a host waits for the SPM to answer an extend */
+	int lvm_timeout_s;          /* LVM calls queued behind a command running this long give up */
+	int tasks_kept;             /* tasks kept for GET /v1/tasks */
 	bool sanlock;               /* leases and the SPM through sanlock; off: this host manages its pools alone */
 	int sanlock_io_timeout;     /* seconds, for the lockspaces this host formats */
 	bool tls;                   /* mutual TLS on TCP; off only on a loopback listen_address */

@@ -116,7 +116,8 @@ int main(int argc, char **argv)
 
 	domain_block_configure(&(struct block_settings){
 		.run_dir = cfg.run_dir, .activation = cfg.lvm_activation, .initial_size = cfg.thin_initial_size,
-		.extend_chunk = cfg.thin_extend_chunk });
+		.extend_chunk = cfg.thin_extend_chunk, .lvm_timeout_ms = (unsigned)cfg.lvm_timeout_s * 1000 });
+	task_set_kept((unsigned)cfg.tasks_kept);
 	extend_configure(&(struct extend_settings){ .chunk = cfg.thin_extend_chunk,
 						    .watermark_percent = (unsigned)cfg.thin_watermark_percent });
 	mailbox_configure(&(struct mailbox_settings){ .poll_ms = (unsigned)cfg.mailbox_poll_ms,

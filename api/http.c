@@ -60,6 +60,7 @@ static int status_of(int code)
 	case SP_E_LEASE_HELD: return MHD_HTTP_CONFLICT;
 	case SP_E_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
 	case ENOSPC: return MHD_HTTP_INSUFFICIENT_STORAGE;
+	case ETIMEDOUT: return MHD_HTTP_SERVICE_UNAVAILABLE; /* storage or the SPM did not answer in time */
 	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "api/route.h"
+#include "lib/lvm.h"
 #include "lib/metrics.h"
 #include "lib/store.h"
 #include "lib/task.h"
@@ -21,6 +22,29 @@ static void task_gauges(void)
 		_cleanup_free_ char *l = metric_labels("state", task_state_str((enum task_state)i), NULL);
 		metric_set(metric_gauge("sanpool_tasks", "Tasks this host knows, by state", l), counts[i]);
 	}
+}
+
+/* The LVM worker (block domains), once started: a command stuck on a device
+ * that does not answer shows as a running time that keeps growing, with
+ * calls waiting and, past lvm_timeout_s, calls that gave up. */
+static void lvm_worker(FILE *out)
+{
+	struct lvm_worker_state w;
+
+	lvm_worker_state(&w);
+	if (!w.started)
+		return;
+	fprintf(out,
+		"# HELP sanpool_lvm_running_seconds How long the LVM command running now has run (0: idle)\n"
+		"# TYPE sanpool_lvm_running_seconds gauge\n"
+		"sanpool_lvm_running_seconds %.3f\n"
+		"# HELP sanpool_lvm_queued_calls LVM calls waiting for the worker\n"
+		"# TYPE sanpool_lvm_queued_calls gauge\n"
+		"sanpool_lvm_queued_calls %u\n"
+		"# HELP sanpool_lvm_timeouts_total LVM calls that gave up waiting behind a command running past lvm_timeout_s\n"
+		"# TYPE sanpool_lvm_timeouts_total counter\n"
+		"sanpool_lvm_timeouts_total %llu\n",
+		w.running_s, w.queued, (unsigned long long)w.timeouts);
 }
 
 /* Domains come and go: their lines are written per scrape, not registered,
@@ -65,6 +89,7 @@ static void get_metrics(const struct request *req, struct response *res)
 	fputs("# HELP sanpool_domain_free_bytes Free space of a storage domain\n"
 	      "# TYPE sanpool_domain_free_bytes gauge\n", out);
 	fwrite(avail, 1, avail_len, out);
+	lvm_worker(out);
 	fclose(out);
 
 	res->status = MHD_HTTP_OK;

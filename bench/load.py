@@ -15,11 +15,14 @@ request rate (the daemon's own GET throughput is bench/api_get.py's).
 Figures: load_rps, load_p50_ms, load_p99_ms, load_errors (must be 0),
 load_changes, load_rss_start_mib (after a warm-up of a sixth of the run),
 load_rss_end_mib, load_rss_slope_kib_per_min (least squares over the samples
-after the warm-up). The daemon keeps ended tasks (up to 2,000), so memory
-grows with the changes by design until then; a second phase of reads only
-(half as long) shows whether memory stays flat without them:
-load_reads_rps, load_reads_errors, load_reads_rss_end_mib,
-load_reads_rss_slope_kib_per_min (flat memory is ~0). Last, per route, wrk
+after the warm-up), load_rss_growth_kib (rss_growth: the highest RSS of the
+last third less the highest of the middle third; flat memory is ~0 or less).
+The daemon keeps TASKS_KEPT tasks (tasks_kept; 2,000 by default), so that
+its task history is full within the warm-up and memory is bounded by then;
+the clients therefore read no old task again (it may be gone). A second
+phase of reads only (half as long): load_reads_rps, load_reads_errors,
+load_reads_rss_end_mib, load_reads_rss_slope_kib_per_min,
+load_reads_rss_growth_kib. Last, per route, wrk
 on 8 fixed connections three times: load_route_rss_growth_kib, the largest
 RSS growth between the first and the last run (a leak per request shows
 there, without the noise of new connection threads and the task history).
@@ -41,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import MiB, Daemon, cleanup, figure, loadavg, note, percentile, populate, workdir  # noqa: E402
 
 IMAGES = 50
+TASKS_KEPT = 200
 
 
 class Stats:
@@ -50,9 +54,10 @@ class Stats:
         self.changes = 0
 
 
-def client_thread(port, dom, targets, deadline, seed, stats, lock, changes_too):
+def client_thread(port, dom, targets, deadline, seed, stats, lock, changes_too, recent_tasks=8):
     """One keep-alive connection issuing the mix until deadline (reads only
-    unless changes_too)."""
+    unless changes_too). It reads its recent_tasks last tasks again (0: the
+    volume list instead: a daemon keeping few tasks may have dropped them)."""
     rnd = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     lat, errors, changes = [], [], 0
@@ -80,8 +85,9 @@ def client_thread(port, dom, targets, deadline, seed, stats, lock, changes_too):
         acc = call(method, path, body, expect=202)
         if acc is None:
             return None
-        tasks.append(acc["task"])
-        del tasks[:-8]  # recent ones: the daemon keeps the last thousand or more ended tasks
+        if recent_tasks:
+            tasks.append(acc["task"])
+            del tasks[:-recent_tasks]  # recent ones: the daemon keeps the last thousand or more ended tasks
         while True:  # long poll, not a latency sample
             t = call("GET", "/v1/tasks/%s?wait_ms=10000" % acc["task"], timed=False)
             if t is None:
@@ -125,10 +131,10 @@ def client_thread(port, dom, targets, deadline, seed, stats, lock, changes_too):
         stats.changes += changes
 
 
-def client_proc(port, dom, targets, deadline, threads, seed, queue, changes_too):
+def client_proc(port, dom, targets, deadline, threads, seed, queue, changes_too, recent_tasks):
     stats, lock = Stats(), threading.Lock()
     ts = [threading.Thread(target=client_thread, args=(port, dom, targets, deadline, "%d-%d" % (seed, i), stats,
-                                                       lock, changes_too)) for i in range(threads)]
+                                                       lock, changes_too, recent_tasks)) for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
@@ -147,7 +153,25 @@ def slope_per_min(samples):
     return 60 * sum((t - mx) * (v - my) for t, v in samples) / den if den else 0.0
 
 
-def run_load(port, rss_kib, dom, targets, seconds, connections, procs, seed=1, changes_too=True):
+def rss_growth(samples):
+    """RSS growth after a warm-up, in KiB: the highest sample of the last
+    third of the run less the highest of the middle third (the first third
+    is the warm-up: connection threads start, malloc arenas and the task
+    history fill). Memory that stays bounded, even going up and down by the
+    size of the largest answers, gives ~0 or less; memory that keeps growing
+    (a leak per request or per change) gives what it grew in a third of
+    the run. Peaks rather than single samples or a fitted slope: the
+    samples swing by some MiB as large answers are built and trimmed, on
+    a shared machine at whatever moment the sampler runs."""
+    if not samples:
+        return 0
+    end = samples[-1][0]
+    middle = [v for t, v in samples if end / 3 <= t < 2 * end / 3]
+    last = [v for t, v in samples if t >= 2 * end / 3]
+    return max(last) - max(middle) if middle and last else 0
+
+
+def run_load(port, rss_kib, dom, targets, seconds, connections, procs, seed=1, changes_too=True, recent_tasks=8):
     """Runs the clients against the daemon on port for seconds, sampling
     rss_kib() every second; returns a dict of results."""
     start = time.monotonic()
@@ -155,7 +179,7 @@ def run_load(port, rss_kib, dom, targets, seconds, connections, procs, seed=1, c
     queue = multiprocessing.Queue()
     per = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
     ps = [multiprocessing.Process(target=client_proc, args=(port, dom, targets, deadline, n, seed * 100 + i, queue,
-                                                           changes_too))
+                                                           changes_too, recent_tasks))
           for i, n in enumerate(per)]
     for p in ps:
         p.start()
@@ -183,6 +207,7 @@ def run_load(port, rss_kib, dom, targets, seconds, connections, procs, seed=1, c
         "rss_end_kib": warm[-1][1] if warm else 0,
         "rss_max_kib": max(v for _, v in warm) if warm else 0,
         "rss_slope_kib_per_min": slope_per_min(warm),
+        "rss_growth_kib": rss_growth(rss),
         "rss_samples": rss,
     }
 
@@ -215,11 +240,11 @@ def main():
     connections = int(os.environ.get("SANPOOL_LOAD_CONNECTIONS", "64"))
     procs = int(os.environ.get("SANPOOL_LOAD_PROCS", "2"))
     wd = workdir("load")
-    d = Daemon(wd).start()
+    d = Daemon(wd, conf_extra="tasks_kept = %d\n" % TASKS_KEPT).start()
     try:
         dom, targets = prepare(d)
         note("load %s before: %d connections in %d processes for %d s" % (loadavg(), connections, procs, seconds))
-        res = run_load(d.port, d.rss_kib, dom, targets, seconds, connections, procs)
+        res = run_load(d.port, d.rss_kib, dom, targets, seconds, connections, procs, recent_tasks=0)
         note("load %s after; %d requests" % (loadavg(), res["requests"]))
         note("RSS MiB every 10 s: " + " ".join("%.1f" % (v / 1024) for _, v in res["rss_samples"][::10]))
         for e in res["errors"][:10]:
@@ -232,8 +257,10 @@ def main():
         figure("load_rss_start_mib", res["rss_start_kib"] / 1024, "MiB")
         figure("load_rss_end_mib", res["rss_end_kib"] / 1024, "MiB")
         figure("load_rss_slope_kib_per_min", res["rss_slope_kib_per_min"], "KiB/min")
+        figure("load_rss_growth_kib", res["rss_growth_kib"], "KiB")
         # then reads only: the task history no longer grows, memory must not either
-        reads = run_load(d.port, d.rss_kib, dom, targets, seconds // 2, connections, procs, seed=2, changes_too=False)
+        reads = run_load(d.port, d.rss_kib, dom, targets, seconds // 2, connections, procs, seed=2, changes_too=False,
+                         recent_tasks=0)
         note("reads only: RSS MiB every 10 s: " + " ".join("%.1f" % (v / 1024) for _, v in reads["rss_samples"][::10]))
         for e in reads["errors"][:10]:
             note("error: " + e)
@@ -241,6 +268,7 @@ def main():
         figure("load_reads_errors", len(reads["errors"]), "errors")
         figure("load_reads_rss_end_mib", reads["rss_end_kib"] / 1024, "MiB")
         figure("load_reads_rss_slope_kib_per_min", reads["rss_slope_kib_per_min"], "KiB/min")
+        figure("load_reads_rss_growth_kib", reads["rss_growth_kib"], "KiB")
         if shutil.which("wrk"):
             image, volume = targets[0]
             routes = route_rss_growth(d, {"host": "/v1/host", "domains": "/v1/domains",

@@ -114,6 +114,9 @@ struct domain_ops {
 
 	/* Space: total and free bytes. */
 	int (*stats)(const struct domain *d, uint64_t *ret_total, uint64_t *ret_free);
+	/* The free space a new volume like m takes at once (file: a preallocated
+	 * raw volume's capacity, else 0; block: its first LV). */
+	int (*new_volume_space)(const struct domain *d, const struct volume_meta *m, uint64_t *ret);
 };
 
 struct domain {

@@ -59,7 +59,7 @@ struct block_priv {
 /* VDSM's default extension chunk. */
 #define DEFAULT_EXTEND_CHUNK (1ULL << 30)
 
-static struct block_settings settings = { "/run/sanpool", true, 1ULL << 30, DEFAULT_EXTEND_CHUNK };
+static struct block_settings settings = { "/run/sanpool", true, 1ULL << 30, DEFAULT_EXTEND_CHUNK, 60 * 1000 };
 static char settings_run_dir[PATH_MAX] = "/run/sanpool";
 static pthread_once_t lvm_once = PTHREAD_ONCE_INIT;
 static int lvm_started;  /* outcome of the one start */
@@ -91,7 +91,8 @@ void domain_block_shutdown(void)
 static void start_lvm(void)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/lvm", settings.run_dir);
-	struct lvm_options o = { .run_dir = dir, .activation = settings.activation, .read_only = false };
+	struct lvm_options o = { .run_dir = dir, .activation = settings.activation, .read_only = false,
+				 .timeout_ms = settings.lvm_timeout_ms };
 	lvm_started = lvm_start(&o);
 	lvm_running = lvm_started == 0;
 	if (lvm_started < 0)
@@ -393,7 +394,15 @@ static int block_volume_extend(struct domain *d, const struct volume_meta *m, ui
 		size = lv.size + settings.extend_chunk < max ? lv.size + settings.extend_chunk : max;
 	}
 	/* the VG's extents are EXTENT_SIZE: lvextend gives exactly this */
-	if ((r = lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE))) < 0)
+	if ((r = lvm_lvextend(d->uuid, m->uuid, round_up(size, EXTENT_SIZE))) == -ENOSPC) {
+		struct sp_error cause;
+		sp_error_copy(&cause);
+		return sp_error_set(r, "no_space", "size",
+				    "domain %s (%s) is full (ENOSPC): the LV of volume %s cannot grow from %" PRIu64
+				    " to %" PRIu64 " bytes: %s", d->name, d->uuid, m->uuid, lv.size, round_up(size, EXTENT_SIZE),
+				    cause.message);
+	}
+	if (r < 0)
 		return r;
 	*ret_size = round_up(size, EXTENT_SIZE);
 	return 0;
@@ -561,6 +570,12 @@ static int block_stats(const struct domain *d, uint64_t *ret_total, uint64_t *re
 	*ret_free = vg.free;
 	lvm_vg_clear(&vg);
 	return 0;
+}
+
+static int block_new_volume_space(const struct domain *d, const struct volume_meta *m, uint64_t *ret)
+{
+	(void)d;
+	return lv_size(m, ret);
 }
 
 static int block_lease_area(struct domain *d, const char *which, uint64_t min_size, char **ret_path,
@@ -776,6 +791,7 @@ const struct domain_ops domain_block_ops = {
 	.forget_cache = block_forget_cache,
 	.close = block_close,
 	.stats = block_stats,
+	.new_volume_space = block_new_volume_space,
 };
 
 /* ---- the host-local record and the VG identity ---- */

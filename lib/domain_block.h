@@ -18,6 +18,7 @@ struct block_settings {
 	bool activation;       /* LV activation (device-mapper); off in the fast test tier */
 	uint64_t initial_size; /* first LV size of a thin qcow2 volume */
 	uint64_t extend_chunk; /* growth of a thin qcow2 LV asked without a size (0: 1 GiB) */
+	unsigned lvm_timeout_ms; /* lvm_options.timeout_ms */
 };
 
 /* Called once at start-up, before any thread starts and before any block

@@ -524,6 +524,14 @@ static int file_stats(const struct domain *d, uint64_t *ret_total, uint64_t *ret
 	return 0;
 }
 
+/* A preallocated qcow2 only allocates its metadata at once; a sparse file nothing. */
+static int file_new_volume_space(const struct domain *d, const struct volume_meta *m, uint64_t *ret)
+{
+	(void)d;
+	*ret = m->format == VOL_FORMAT_RAW && m->alloc == VOL_ALLOC_PREALLOCATED ? m->capacity : 0;
+	return 0;
+}
+
 const struct domain_ops domain_file_ops = {
 	.kind = "file",
 	.volume_create = file_volume_create,
@@ -552,6 +560,7 @@ const struct domain_ops domain_file_ops = {
 	.forget_cache = file_forget_cache,
 	.close = file_close,
 	.stats = file_stats,
+	.new_volume_space = file_new_volume_space,
 };
 
 int domain_file_format(const char *path, const char *uuid, const char *name, const char *pool)

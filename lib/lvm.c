@@ -27,6 +27,7 @@
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/stallpoint.h"
 #include "lib/util/xalloc.h"
 
 #define LVM_MAX_WORDS 64 /* liblvm2cmd's MAX_ARGS */
@@ -40,7 +41,6 @@ enum op {
 	OP_PVCREATE,
 	OP_VGCREATE,
 	OP_ATTACH,
-	OP_INVALIDATE,
 	OP_VGEXTEND,
 	OP_PVRESIZE,
 	OP_VGREMOVE,
@@ -78,10 +78,16 @@ struct call {
 	struct call *next;
 };
 
-/* What the worker knows of a VG: its devices and the cached reports. */
+/* What the worker knows of a VG: its devices and the cached reports.
+ * Only the worker changes the fields, under L.lock, and reads them without
+ * it; other threads read valid reports under L.lock (cached_*: a read does
+ * not wait behind a command running for another caller). Anyone may clear
+ * the valid flags (lvm_vg_invalidate) and bumps gen: a report whose command
+ * started before that is returned to its caller but not kept as valid. */
 struct vg_state {
 	char **devs;
-	bool vg_valid, lvs_valid, segs_valid;
+	atomic_bool vg_valid, lvs_valid, segs_valid;
+	atomic_uint_fast64_t gen;
 	uint64_t extent_size; /* the VG's once reported (it never changes), else 0 */
 	struct lvm_vg vg;
 	struct lvm_lv *lvs;
@@ -101,10 +107,18 @@ static struct {
 	atomic_uint_fast64_t ncmds;
 	lvm_cmd_observer_fn observer;
 	void *observer_data;
+	/* the deadline of queued callers (lvm_options.timeout_ms) */
+	unsigned timeout_ms;
+	struct call *running;      /* the call the worker is on, NULL when idle */
+	uint64_t running_since_ns; /* CLOCK_MONOTONIC */
+	char running_what[192];    /* its command and object, once it runs one */
+	unsigned queued;
+	atomic_uint_fast64_t timeouts;
+
+	struct hashmap *vgs; /* struct vg_state by VG name: see there */
 
 	/* worker thread only */
 	void *handle;
-	struct hashmap *vgs;
 	bool activation;
 	char *run_dir;
 } L = {
@@ -162,6 +176,13 @@ static void log_cb(int level, const char *file, int line, int dm_errno, const ch
 		else
 			log_debug("lvm: %s", msg);
 	}
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- validation ---- */
@@ -314,19 +335,22 @@ static int run_line(const char *what, const char *object, int words, const char 
 	if (words >= LVM_MAX_WORDS)
 		return sp_error_set(-E2BIG, "invalid_field", "", "lvm %s %s: %d words, liblvm2cmd takes < %d",
 				    what, object, words, LVM_MAX_WORDS);
+	char cmd[32]; /* the command's name: its first word */
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
 	pthread_mutex_lock(&L.lock);
 	lvm_cmd_observer_fn observer = L.observer;
 	void *observer_data = L.observer_data;
+	snprintf(L.running_what, sizeof(L.running_what), "lvm %s %s", what, object);
 	pthread_mutex_unlock(&L.lock);
 	if (observer)
 		observer(line, observer_data);
-	char cmd[32]; /* the command's name: its first word */
-	snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
+	_cleanup_free_ char *stall_name = xasprintf("lvm.%s", cmd);
 	for (int attempt = 0;; attempt++) {
 		cap_reset();
 		log_debug("lvm: run %s", line);
 		atomic_fetch_add(&L.ncmds, 1);
 		uint64_t start_ns = metric_now_ns();
+		stallpoint(stall_name); /* tests only: a command stuck on a dead LUN */
 		rc = lvm2_run(L.handle, line);
 		metrics_lvm_command(cmd, metric_now_ns() - start_ns);
 		/* A command that writes opens its devices exclusively, and fails
@@ -339,6 +363,11 @@ static int run_line(const char *what, const char *object, int words, const char 
 		log_info("lvm %s %s: a device is busy, again in %d ms", what, object, 50 << attempt);
 		nanosleep(&(struct timespec){ 0, (50L << attempt) * 1000000L }, NULL);
 	}
+	/* too few free extents ("Volume group ... has insufficient free space",
+	 * "Insufficient free space: N extents needed"): the VG is full, as a
+	 * full file system, and the command changed nothing */
+	if (rc != LVM2_COMMAND_SUCCEEDED && strstr(cap.err, "nsufficient free space"))
+		return sp_error_set(-ENOSPC, "no_space", "", "lvm %s %s: the VG is full: %s", what, object, cap.err);
 	if (rc != LVM2_COMMAND_SUCCEEDED)
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm %s %s failed (%d): %s",
 				    what, object, rc, cap.err_len ? cap.err : "no error message");
@@ -366,29 +395,40 @@ static void vg_state_free(void *p)
 	free(st);
 }
 
-/* The reports that show the VG's space: the VG's and the PVs' segments. */
-static void vg_state_invalidate_space(struct vg_state *st)
+/* Caller holds L.lock. The reports that show the VG's space: the VG's and the PVs' segments. */
+static void vg_state_invalidate_space_locked(struct vg_state *st)
 {
-	st->vg_valid = st->segs_valid = false;
+	atomic_store(&st->vg_valid, false);
+	atomic_store(&st->segs_valid, false);
+	atomic_fetch_add(&st->gen, 1);
 	lvm_vg_clear(&st->vg);
 	free(st->segs);
 	st->segs = NULL;
 	st->nsegs = 0;
 }
 
-static void vg_state_invalidate(struct vg_state *st)
+static void vg_state_invalidate_locked(struct vg_state *st)
 {
 	if (!st)
 		return;
-	vg_state_invalidate_space(st);
-	st->lvs_valid = false;
+	vg_state_invalidate_space_locked(st);
+	atomic_store(&st->lvs_valid, false);
 	lvm_lvs_free(st->lvs, st->nlvs);
 	st->lvs = NULL;
 	st->nlvs = 0;
 }
 
+/* Worker thread only (it frees what the worker reads without the lock). */
+static void vg_state_invalidate(struct vg_state *st)
+{
+	pthread_mutex_lock(&L.lock);
+	vg_state_invalidate_locked(st);
+	pthread_mutex_unlock(&L.lock);
+}
+
 static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
 {
+	pthread_mutex_lock(&L.lock);
 	struct vg_state *st = hashmap_get(L.vgs, vg);
 	if (!st) {
 		st = xcalloc(1, sizeof(*st));
@@ -397,7 +437,8 @@ static struct vg_state *vg_state_set(const char *vg, const char *const devs[])
 	lvm_strv_free(st->devs);
 	st->devs = lvm_strv_copy(devs);
 	st->extent_size = 0;
-	vg_state_invalidate(st);
+	vg_state_invalidate_locked(st);
+	pthread_mutex_unlock(&L.lock);
 	return st;
 }
 
@@ -538,8 +579,10 @@ static int do_vgextend(struct call *k)
 	vg_state_invalidate(st);
 	if (r >= 0) {
 		char **copy = lvm_strv_copy((const char *const *)devs);
+		pthread_mutex_lock(&L.lock);
 		lvm_strv_free(st->devs);
 		st->devs = copy;
+		pthread_mutex_unlock(&L.lock);
 	}
 	return r;
 }
@@ -576,8 +619,11 @@ static int do_vgremove(struct call *k)
 	cl_word(&c, k->vg);
 	r = run_cl(&c, "vgremove", k->vg);
 	vg_state_invalidate(st);
-	if (r >= 0)
+	if (r >= 0) {
+		pthread_mutex_lock(&L.lock);
 		hashmap_remove(L.vgs, k->vg);
+		pthread_mutex_unlock(&L.lock);
+	}
 	return r;
 }
 
@@ -634,8 +680,9 @@ static int do_vg_info(struct call *k)
 	int r;
 	if ((r = vg_state_for_report(k, &st)) < 0)
 		return r;
-	if (!st->vg_valid) {
+	if (!atomic_load(&st->vg_valid)) {
 		struct lvm_vg v;
+		uint64_t gen = atomic_load(&st->gen);
 		cl_start(&c, "vgs", st->devs, atomic_load(&L.read_only));
 		cl_word(&c, "--reportformat=json");
 		cl_word(&c, "--units=b");
@@ -647,10 +694,12 @@ static int do_vg_info(struct call *k)
 			return r;
 		if ((r = lvm_report_parse_vg(cap.out ? cap.out : "", k->vg, &v)) < 0)
 			return r;
+		pthread_mutex_lock(&L.lock);
 		lvm_vg_clear(&st->vg);
 		st->vg = v;
-		st->vg_valid = true;
+		atomic_store(&st->vg_valid, atomic_load(&st->gen) == gen);
 		st->extent_size = v.extent_size;
+		pthread_mutex_unlock(&L.lock);
 	}
 	*k->ret_vg = st->vg;
 	k->ret_vg->tags = lvm_strv_copy((const char *const *)st->vg.tags);
@@ -664,9 +713,10 @@ static int do_lvs(struct call *k)
 	int r;
 	if ((r = vg_state_for_report(k, &st)) < 0)
 		return r;
-	if (!st->lvs_valid) {
+	if (!atomic_load(&st->lvs_valid)) {
 		struct lvm_lv *lvs;
 		size_t n;
+		uint64_t gen = atomic_load(&st->gen);
 		cl_start(&c, "lvs", st->devs, atomic_load(&L.read_only));
 		cl_word(&c, "--reportformat=json");
 		cl_word(&c, "--units=b");
@@ -677,10 +727,12 @@ static int do_lvs(struct call *k)
 			return r;
 		if ((r = lvm_report_parse_lvs(cap.out ? cap.out : "", &lvs, &n)) < 0)
 			return r;
+		pthread_mutex_lock(&L.lock);
 		lvm_lvs_free(st->lvs, st->nlvs);
 		st->lvs = lvs;
 		st->nlvs = n;
-		st->lvs_valid = true;
+		atomic_store(&st->lvs_valid, atomic_load(&st->gen) == gen);
+		pthread_mutex_unlock(&L.lock);
 	}
 	*k->ret_lvs = lvs_copy(st->lvs, st->nlvs);
 	*k->ret_n = st->nlvs;
@@ -769,17 +821,19 @@ static int do_lvextend(struct call *k)
 	 * with the new size, so extending the next chunk needs no lvs (one LVM
 	 * command per thin extend on the SPM instead of two: each is about a
 	 * second in TCG guests). A failure may have done part of its work. */
-	bool exact = r == 0 && st->lvs_valid && st->extent_size && k->size % st->extent_size == 0;
+	pthread_mutex_lock(&L.lock);
+	bool exact = r == 0 && atomic_load(&st->lvs_valid) && st->extent_size && k->size % st->extent_size == 0;
 	struct lvm_lv *lv = NULL;
 	for (size_t i = 0; exact && i < st->nlvs && !lv; i++)
 		if (!strcmp(st->lvs[i].name, k->lv))
 			lv = &st->lvs[i];
 	if (lv) {
 		lv->size = k->size;
-		vg_state_invalidate_space(st);
+		vg_state_invalidate_space_locked(st);
 	} else {
-		vg_state_invalidate(st);
+		vg_state_invalidate_locked(st);
 	}
+	pthread_mutex_unlock(&L.lock);
 	return r;
 }
 
@@ -812,35 +866,9 @@ static int do_lvtags(struct call *k)
 	return r;
 }
 
-/* One report of every PV segment of the VG serves the location of each of its
- * LVs until the next change. */
-static int do_lv_location(struct call *k)
+/* k's LV among the PV segments of st (the worker, or L.lock held). */
+static int segs_find(const struct vg_state *st, struct call *k)
 {
-	struct cmdline c;
-	struct vg_state *st = NULL;
-	int r;
-	if ((r = check_name("vg", k->vg)) < 0 || (r = check_name("lv", k->lv)) < 0 ||
-	    (r = vg_state_get(k->vg, &st)) < 0)
-		return r;
-	if (!st->segs_valid) {
-		struct lvm_pvseg *segs;
-		size_t n;
-		cl_start(&c, "pvs", st->devs, atomic_load(&L.read_only));
-		cl_word(&c, "--segments");
-		cl_word(&c, "--reportformat=json");
-		cl_word(&c, "--units=b");
-		cl_word(&c, "--nosuffix");
-		cl_word(&c, "--options=vg_name,pv_name,pe_start,vg_extent_size,pvseg_start,pvseg_size,"
-			    "lv_name");
-		if ((r = run_cl(&c, "pvs --segments", k->vg)) < 0)
-			return r;
-		if ((r = lvm_report_parse_pvsegs(cap.out ? cap.out : "", k->vg, &segs, &n)) < 0)
-			return r;
-		free(st->segs);
-		st->segs = segs;
-		st->nsegs = n;
-		st->segs_valid = true;
-	}
 	const struct lvm_pvseg *found = NULL;
 	size_t nfound = 0;
 	for (size_t i = 0; i < st->nsegs; i++) {
@@ -860,6 +888,41 @@ static int do_lv_location(struct call *k)
 	*k->ret_offset = found->pe_start + found->start * found->extent_size;
 	*k->ret_size = found->count * found->extent_size;
 	return 0;
+}
+
+/* One report of every PV segment of the VG serves the location of each of its
+ * LVs until the next change. */
+static int do_lv_location(struct call *k)
+{
+	struct cmdline c;
+	struct vg_state *st = NULL;
+	int r;
+	if ((r = check_name("vg", k->vg)) < 0 || (r = check_name("lv", k->lv)) < 0 ||
+	    (r = vg_state_get(k->vg, &st)) < 0)
+		return r;
+	if (!atomic_load(&st->segs_valid)) {
+		struct lvm_pvseg *segs;
+		size_t n;
+		uint64_t gen = atomic_load(&st->gen);
+		cl_start(&c, "pvs", st->devs, atomic_load(&L.read_only));
+		cl_word(&c, "--segments");
+		cl_word(&c, "--reportformat=json");
+		cl_word(&c, "--units=b");
+		cl_word(&c, "--nosuffix");
+		cl_word(&c, "--options=vg_name,pv_name,pe_start,vg_extent_size,pvseg_start,pvseg_size,"
+			    "lv_name");
+		if ((r = run_cl(&c, "pvs --segments", k->vg)) < 0)
+			return r;
+		if ((r = lvm_report_parse_pvsegs(cap.out ? cap.out : "", k->vg, &segs, &n)) < 0)
+			return r;
+		pthread_mutex_lock(&L.lock);
+		free(st->segs);
+		st->segs = segs;
+		st->nsegs = n;
+		atomic_store(&st->segs_valid, atomic_load(&st->gen) == gen);
+		pthread_mutex_unlock(&L.lock);
+	}
+	return segs_find(st, k);
 }
 
 /* Activation, deactivation and refresh change only this host's device-mapper
@@ -924,12 +987,6 @@ static int do_vgs_on(struct call *k)
 	return lvm_report_parse_pv_vgs(cap.out ? cap.out : "", k->ret_names);
 }
 
-static int do_invalidate(struct call *k)
-{
-	vg_state_invalidate(hashmap_get(L.vgs, k->vg));
-	return 0;
-}
-
 static int write_conf(void)
 {
 	int r = mkdir_p(L.run_dir, 0700);
@@ -987,7 +1044,9 @@ static int do_init(void)
 		return sp_error_set(-SP_E_TOOL_FAILED, "tool_failed", "", "lvm2_init failed: %s",
 				    cap.err_len ? cap.err : "no error message");
 	lvm2_log_level(L.handle, LVM2_LOG_PRINT);
+	pthread_mutex_lock(&L.lock);
 	L.vgs = hashmap_new(vg_state_free);
+	pthread_mutex_unlock(&L.lock);
 	return 0;
 }
 
@@ -999,7 +1058,6 @@ static int dispatch(struct call *k)
 	case OP_PVCREATE: return do_pvcreate(k);
 	case OP_VGCREATE: return do_vgcreate(k);
 	case OP_ATTACH: return do_attach(k);
-	case OP_INVALIDATE: return do_invalidate(k);
 	case OP_VGEXTEND: return do_vgextend(k);
 	case OP_PVRESIZE: return do_pvresize(k);
 	case OP_VGREMOVE: return do_vgremove(k);
@@ -1029,6 +1087,10 @@ static void *worker(void *arg)
 		L.head = k->next;
 		if (!L.head)
 			L.tail = NULL;
+		L.queued--;
+		L.running = k;
+		L.running_since_ns = mono_ns();
+		L.running_what[0] = '\0';
 		pthread_mutex_unlock(&L.lock);
 
 		sp_error_clear();
@@ -1038,12 +1100,15 @@ static void *worker(void *arg)
 			if (L.handle)
 				lvm2_exit(L.handle);
 			L.handle = NULL;
+			pthread_mutex_lock(&L.lock);
 			hashmap_free(L.vgs);
 			L.vgs = NULL;
+			pthread_mutex_unlock(&L.lock);
 		}
 		cap_reset();
 
 		pthread_mutex_lock(&L.lock);
+		L.running = NULL;
 		k->r = r;
 		if (r < 0)
 			sp_error_copy(&k->err);
@@ -1055,7 +1120,47 @@ static void *worker(void *arg)
 	}
 }
 
-/* Queues k, waits for it, carries its error record over to this thread. */
+/* Caller holds L.lock; k is queued, not running. */
+static void unqueue_locked(struct call *k)
+{
+	struct call **p = &L.head, *prev = NULL;
+	while (*p && *p != k) {
+		prev = *p;
+		p = &(*p)->next;
+	}
+	if (!*p)
+		return;
+	*p = k->next;
+	if (L.tail == k)
+		L.tail = prev;
+	L.queued--;
+}
+
+/* The error of a call that gave up waiting: it was never run. */
+static int timed_out(const struct call *k, const char *running, double running_s)
+{
+	const char *domain = k->vg ? k->vg : k->dev ? k->dev : k->devs && k->devs[0] ? k->devs[0] : "?";
+	atomic_fetch_add(&L.timeouts, 1);
+	log_warning("lvm: storage domain %s: a call waited over %u s behind %s (running for %.0f s): not run",
+		    domain, L.timeout_ms / 1000, running, running_s);
+	int r = sp_error_set(-ETIMEDOUT, "storage_timeout", "",
+			     "storage domain %s: storage is not answering: %s has been running for %.0f s "
+			     "(lvm_timeout_s is %u); this request's LVM command was not run",
+			     domain, running[0] ? running : "an LVM call", running_s, L.timeout_ms / 1000);
+	if (k->vg && lvm_name_is_valid(k->vg)) {
+		_cleanup_free_ char *details = xasprintf("{\"domain\": \"%s\"}", k->vg);
+		sp_error_set_details(details);
+	}
+	return r;
+}
+
+/* Queues k, waits for it, carries its error record over to this thread.
+ * While k is queued, it gives up once the call the worker is on has run
+ * for the timeout (at once if it already has): queued behind a command
+ * stuck on a device that does not answer, a caller gets -ETIMEDOUT
+ * instead of waiting with it, and k is never run. A call the worker has
+ * started is waited for: liblvm2cmd cannot be interrupted, and its outcome
+ * decides what is on storage. */
 static int submit(struct call *k)
 {
 	pthread_mutex_lock(&L.lock);
@@ -1070,9 +1175,27 @@ static int submit(struct call *k)
 	else
 		L.head = k;
 	L.tail = k;
+	L.queued++;
 	pthread_cond_signal(&L.work);
-	while (!k->done)
-		pthread_cond_wait(&L.done, &L.lock);
+	bool may_give_up = L.timeout_ms && k->op != OP_INIT && k->op != OP_STOP;
+	while (!k->done) {
+		if (!may_give_up || L.running == k) {
+			pthread_cond_wait(&L.done, &L.lock);
+			continue;
+		}
+		uint64_t now = mono_ns(), limit = (uint64_t)L.timeout_ms * 1000000ULL;
+		uint64_t deadline = (L.running ? L.running_since_ns : now) + limit;
+		if (L.running && now >= deadline) {
+			char running[sizeof(L.running_what)];
+			double running_s = (double)(now - L.running_since_ns) / 1e9;
+			snprintf(running, sizeof(running), "%s", L.running_what);
+			unqueue_locked(k);
+			pthread_mutex_unlock(&L.lock);
+			return timed_out(k, running, running_s);
+		}
+		struct timespec ts = { (time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL) };
+		pthread_cond_clockwait(&L.done, &L.lock, CLOCK_MONOTONIC, &ts);
+	}
 	pthread_mutex_unlock(&L.lock);
 	if (k->r < 0)
 		return sp_error_set(k->r, k->err.kind, k->err.field, "%s", k->err.message);
@@ -1092,6 +1215,7 @@ int lvm_start(const struct lvm_options *o)
 	free(L.run_dir);
 	L.run_dir = xstrdup(o->run_dir);
 	L.activation = o->activation;
+	L.timeout_ms = o->timeout_ms;
 	atomic_store(&L.read_only, o->read_only);
 	atomic_store(&L.ncmds, 0);
 	r = -pthread_create(&L.thread, NULL, worker, NULL);
@@ -1142,6 +1266,16 @@ void lvm_vg_set_read_only(const char *vg, bool read_only)
 }
 uint64_t lvm_commands_run(void) { return atomic_load(&L.ncmds); }
 
+void lvm_worker_state(struct lvm_worker_state *ret)
+{
+	pthread_mutex_lock(&L.lock);
+	ret->started = L.started;
+	ret->queued = L.queued;
+	ret->running_s = L.running ? (double)(mono_ns() - L.running_since_ns) / 1e9 : 0;
+	ret->timeouts = atomic_load(&L.timeouts);
+	pthread_mutex_unlock(&L.lock);
+}
+
 void lvm_set_cmd_observer(lvm_cmd_observer_fn fn, void *userdata)
 {
 	pthread_mutex_lock(&L.lock);
@@ -1169,10 +1303,19 @@ int lvm_vg_attach(const char *vg, const char *const devs[])
 	return submit(&k);
 }
 
+/* Not queued: the next read must not be answered from this cache even if
+ * the worker is stuck on a command (the reads' fast path below). */
 void lvm_vg_invalidate(const char *vg)
 {
-	struct call k = { .op = OP_INVALIDATE, .vg = vg };
-	submit(&k);
+	pthread_mutex_lock(&L.lock);
+	struct vg_state *st = L.vgs ? hashmap_get(L.vgs, vg) : NULL;
+	if (st) {
+		atomic_store(&st->vg_valid, false);
+		atomic_store(&st->lvs_valid, false);
+		atomic_store(&st->segs_valid, false);
+		atomic_fetch_add(&st->gen, 1);
+	}
+	pthread_mutex_unlock(&L.lock);
 }
 
 int lvm_vgextend(const char *vg, const char *dev)
@@ -1199,10 +1342,37 @@ int lvm_pvremove(const char *const devs[])
 	return submit(&k);
 }
 
+/* The reports' fast path: a report the worker holds valid is answered on the
+ * calling thread, without queueing behind commands of other callers (a GET
+ * of a domain while an lvcreate runs, or is stuck). Returns the state with
+ * L.lock held, or NULL (lock released) when the report must be made. */
+static struct vg_state *cached_locked(const char *vg, const char *const devs[], atomic_bool *(*which)(struct vg_state *))
+{
+	if (devs || !lvm_name_is_valid(vg)) /* the worker checks what the caller names */
+		return NULL;
+	pthread_mutex_lock(&L.lock);
+	struct vg_state *st = L.vgs ? hashmap_get(L.vgs, vg) : NULL;
+	if (st && atomic_load(which(st)))
+		return st;
+	pthread_mutex_unlock(&L.lock);
+	return NULL;
+}
+
+static atomic_bool *vg_report(struct vg_state *st) { return &st->vg_valid; }
+static atomic_bool *lvs_report(struct vg_state *st) { return &st->lvs_valid; }
+static atomic_bool *segs_report(struct vg_state *st) { return &st->segs_valid; }
+
 int lvm_vg_info(const char *vg, const char *const devs[], struct lvm_vg *ret)
 {
 	struct lvm_vg v = { 0 };
 	struct call k = { .op = OP_VG_INFO, .vg = vg, .devs = devs, .ret_vg = &v };
+	struct vg_state *st = cached_locked(vg, devs, vg_report);
+	if (st) {
+		*ret = st->vg;
+		ret->tags = lvm_strv_copy((const char *const *)st->vg.tags);
+		pthread_mutex_unlock(&L.lock);
+		return 0;
+	}
 	int r = submit(&k);
 	if (r >= 0)
 		*ret = v;
@@ -1214,6 +1384,13 @@ int lvm_lvs(const char *vg, const char *const devs[], struct lvm_lv **ret_lvs, s
 	struct lvm_lv *lvs = NULL;
 	size_t n = 0;
 	struct call k = { .op = OP_LVS, .vg = vg, .devs = devs, .ret_lvs = &lvs, .ret_n = &n };
+	struct vg_state *st = cached_locked(vg, devs, lvs_report);
+	if (st) {
+		*ret_lvs = lvs_copy(st->lvs, st->nlvs);
+		*ret_n = st->nlvs;
+		pthread_mutex_unlock(&L.lock);
+		return 0;
+	}
 	int r = submit(&k);
 	if (r >= 0) {
 		*ret_lvs = lvs;
@@ -1243,7 +1420,14 @@ int lvm_lv_location(const char *vg, const char *lv, char **ret_device, uint64_t 
 	uint64_t offset = 0, size = 0;
 	struct call k = { .op = OP_LV_LOCATION, .vg = vg, .lv = lv, .ret_dev = &dev,
 			  .ret_offset = &offset, .ret_size = &size };
-	int r = submit(&k);
+	struct vg_state *st = lvm_name_is_valid(lv) ? cached_locked(vg, NULL, segs_report) : NULL;
+	int r;
+	if (st) {
+		r = segs_find(st, &k);
+		pthread_mutex_unlock(&L.lock);
+	} else {
+		r = submit(&k);
+	}
 	if (r >= 0) {
 		*ret_device = dev;
 		*ret_offset = offset;

@@ -18,7 +18,16 @@
  * All functions return >= 0 on success, -errno or -SP_E_* on failure with the
  * detail in the calling thread's error record (lib/util/error.h): when LVM
  * fails, -SP_E_TOOL_FAILED with the command, the object concerned and LVM's
- * own error lines. Argument lists (devs, tags) are NULL-terminated arrays. */
+ * own error lines; -ENOSPC ("no_space") when the VG has too few free
+ * extents. Argument lists (devs, tags) are NULL-terminated arrays.
+ *
+ * Storage that does not answer: a command stuck on a device (a dead LUN)
+ * cannot be interrupted, so a call queued behind it gives up once that
+ * command has run for lvm_options.timeout_ms: -ETIMEDOUT ("storage_timeout",
+ * the domain in the message and the error's details), and it was never run.
+ * The call the worker is on is always waited for. Reports the module holds
+ * (lvm_vg_info, lvm_lvs, lvm_lv_location without devs) are answered on the
+ * calling thread, never queued. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +41,7 @@ struct lvm_options {
 	const char *run_dir; /* private lvm.conf is written here (created if missing) */
 	bool activation;     /* global/activation: true in production (needs device-mapper) */
 	bool read_only;      /* refuse every metadata change (hosts that are not SPM) */
+	unsigned timeout_ms; /* queued calls give up behind a command running this long (0: never) */
 };
 
 /* Starts the worker and the lvm2 handle: writes run_dir/lvm.conf, sets
@@ -52,6 +62,16 @@ bool lvm_get_read_only(void);
  * is not the SPM of); works before lvm_start too. */
 void lvm_vg_set_read_only(const char *vg, bool read_only);
 
+/* The worker, for /metrics: calls waiting, how long the call it is on has
+ * run (0 when idle), and how many calls gave up waiting since the start. */
+struct lvm_worker_state {
+	bool started;
+	unsigned queued;
+	double running_s;
+	uint64_t timeouts;
+};
+void lvm_worker_state(struct lvm_worker_state *ret);
+
 /* Validation of the pieces a command line is built from (exposed for callers
  * that want to check a request early). */
 bool lvm_name_is_valid(const char *s);   /* VG/LV: 1..127 of [A-Za-z0-9_.+-], no leading '-' or '.' */
@@ -65,7 +85,8 @@ int lvm_vgcreate(const char *vg, const char *const devs[], uint64_t extent_size,
 		 const char *const tags[]);
 /* Tells the module which devices hold vg (replaces what it knew). */
 int lvm_vg_attach(const char *vg, const char *const devs[]);
-/* Forgets vg's cached state, e.g. after another host changed it. */
+/* Forgets vg's cached reports, e.g. after another host changed it (at once:
+ * not queued behind running commands). */
 void lvm_vg_invalidate(const char *vg);
 /* The distinct names of the VGs whose PVs are among devs, sorted (an empty
  * array if none is a PV in a VG); *ret_names is written only on success

@@ -170,15 +170,19 @@ void op_meta_from_record(json_object *rec, struct volume_meta *m)
 	m->ctime = time(NULL);
 }
 
-int op_check_space(const struct domain *d, uint64_t bytes, const char *field)
+int op_check_space(const struct domain *d, const struct volume_meta *m, const char *field)
 {
-	uint64_t total, free_bytes;
+	uint64_t total, free_bytes, need;
 
-	if (d->ops->stats(d, &total, &free_bytes) < 0 || bytes <= free_bytes)
-		return 0; /* unknown: the task finds out */
+	if (d->ops->new_volume_space(d, m, &need) < 0 || need == 0 || d->ops->stats(d, &total, &free_bytes) < 0 ||
+	    need <= free_bytes) {
+		sp_error_clear();
+		return 0; /* fits, or unknown: the task finds out */
+	}
 	return sp_error_set(-ENOSPC, "no_space", field,
-			    "domain %s (%s) has %" PRIu64 " bytes free: a preallocated raw volume of %" PRIu64
-			    " bytes does not fit (ENOSPC)", d->name, d->uuid, free_bytes, bytes);
+			    "domain %s (%s) has %" PRIu64 " bytes free: a %s %s volume of %" PRIu64
+			    " bytes takes %" PRIu64 " at once and does not fit (ENOSPC)", d->name, d->uuid, free_bytes,
+			    vol_alloc_str(m->alloc), vol_format_str(m->format), m->capacity, need);
 }
 
 int op_fail(struct task *t, int r, int (*undo)(json_object *record))

@@ -44,12 +44,13 @@ int op_require_data(const char *domain);
 /* The new volume a creating record describes (fields volume, image, domain,
  * parent, parent_image, name, format, allocation, capacity), ILLEGAL. */
 void op_meta_from_record(json_object *rec, struct volume_meta *ret);
-/* Refuses a new preallocated raw volume (its bytes are all allocated at
- * once; a preallocated qcow2 only has its metadata) of bytes that does not fit in the
- * domain's free space now: -ENOSPC ("no_space", HTTP 507) naming field and
- * the domain. (Other tasks may take the space meanwhile: the task itself
- * can still fail with ENOSPC, reported the same way by op_fail.) */
-int op_check_space(const struct domain *d, uint64_t bytes, const char *field);
+/* Refuses a new volume like m (format, allocation, capacity) whose space
+ * taken at once (the backend's new_volume_space: a file domain's preallocated
+ * raw volume, a block domain's first LV) does not fit in the domain's free
+ * space now: -ENOSPC ("no_space", HTTP 507) naming field and the domain.
+ * Space not known passes. (Other tasks may take the space meanwhile: the
+ * task itself can still fail with ENOSPC, reported the same way by op_fail.) */
+int op_check_space(const struct domain *d, const struct volume_meta *m, const char *field);
 /* Undoes a failed task with undo(record) and returns r with the error that
  * caused the failure still recorded (a failing undo is logged). */
 int op_fail(struct task *t, int r, int (*undo)(json_object *record));

@@ -116,8 +116,8 @@ int op_image_copy(const char *domain, const char *image, const char *dst_domain,
 		return sp_bad_field("format", "format must be raw or qcow2");
 	if (allocation && vol_alloc_parse(allocation, &alloc) < 0)
 		return sp_bad_field("allocation", "allocation must be sparse or preallocated");
-	if (fmt == VOL_FORMAT_RAW && alloc == VOL_ALLOC_PREALLOCATED &&
-	    (r = op_check_space(&dst, top->capacity, "allocation")) < 0)
+	if ((r = op_check_space(&dst, &(struct volume_meta){ .format = fmt, .alloc = alloc, .capacity = top->capacity },
+				"allocation")) < 0)
 		return r;
 
 	uuid_generate_str(new_image);

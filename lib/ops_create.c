@@ -77,6 +77,17 @@ static int recover(json_object *rec)
 
 const struct op_desc op_create_volume = { "create_volume", run, recover };
 
+/* A snapshot or a clone: a thin qcow2 volume of capacity, which may not fit either (a full VG). */
+static int check_thin_space(const char *domain, uint64_t capacity)
+{
+	struct domain d;
+	int r = store_get_domain(domain, &d);
+	if (r < 0)
+		return r;
+	return op_check_space(&d, &(struct volume_meta){ .format = VOL_FORMAT_QCOW2, .alloc = VOL_ALLOC_SPARSE,
+							 .capacity = capacity }, "capacity");
+}
+
 static int submit(json_object *rec, const char *claim, json_object **ret)
 {
 	json_object *extra = json_object_new_object();
@@ -108,8 +119,8 @@ int op_image_create(const struct image_create_req *req, json_object **ret)
 		return r;
 	if ((r = volume_check_capacity(req->capacity, "capacity")) < 0)
 		return r;
-	if (req->format == VOL_FORMAT_RAW && req->alloc == VOL_ALLOC_PREALLOCATED &&
-	    (r = op_check_space(&d, req->capacity, "capacity")) < 0)
+	if ((r = op_check_space(&d, &(struct volume_meta){ .format = req->format, .alloc = req->alloc,
+							   .capacity = req->capacity }, "capacity")) < 0)
 		return r;
 	uuid_generate_str(image);
 	json_object *rec = new_record(req->domain, image, true);
@@ -139,6 +150,8 @@ int op_snapshot_create(const char *domain, const char *image, const char *parent
 	if (parent && strcmp(parent, top.uuid) != 0)
 		return sp_error_set(-SP_E_CONFLICT, "conflict", "parent",
 				    "parent %s is not the top volume of image %s (the top is %s)", parent, image, top.uuid);
+	if ((r = check_thin_space(domain, top.capacity)) < 0)
+		return r;
 	json_object *rec = new_record(domain, image, false);
 	rec_add_str(rec, "parent", top.uuid);
 	rec_add_str(rec, "parent_image", image);
@@ -162,6 +175,8 @@ int op_image_clone(const char *domain, const char *template_image, const char *n
 		return r;
 	if (!v[0].shared)
 		return sp_conflict("image %s is not a template: mark it as one first", template_image);
+	if ((r = check_thin_space(domain, v[n - 1].capacity)) < 0)
+		return r;
 	uuid_generate_str(image);
 	json_object *rec = new_record(domain, image, true);
 	rec_add_str(rec, "parent", v[n - 1].uuid);

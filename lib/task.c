@@ -11,8 +11,8 @@
 #include "lib/util/log.h"
 #include "lib/util/xalloc.h"
 
-/* Ended tasks kept for clients to read; the oldest go first. */
-#define TASKS_KEPT 2000
+/* Tasks kept for clients to read (task_set_kept); past it, the oldest ended half goes. */
+static size_t tasks_kept = 2000;
 
 static struct {
 	pthread_mutex_t lock;
@@ -77,9 +77,9 @@ void task_set_result(struct task *t, json_object *result)
 /* Caller holds the lock. Past the limit, the oldest ended tasks go. */
 static void prune(void)
 {
-	if (tr.n_all < TASKS_KEPT)
+	if (tr.n_all < tasks_kept)
 		return;
-	size_t excess = tr.n_all - TASKS_KEPT / 2, kept = 0;
+	size_t excess = tr.n_all - tasks_kept / 2, kept = 0;
 	for (size_t i = 0; i < tr.n_all; i++) {
 		struct task *o = tr.all[i];
 		if (excess > 0 && o->state >= TASK_FINISHED) {
@@ -231,6 +231,8 @@ static void *worker_main(void *arg)
 		end_task(t, r);
 	}
 }
+
+void task_set_kept(unsigned n) { tasks_kept = n; }
 
 int task_runner_start(int workers)
 {

@@ -39,6 +39,9 @@ struct task {
 
 const char *task_state_str(enum task_state s);
 
+/* How many tasks are kept for clients to read (tasks_kept, default 2,000):
+ * at that many, the oldest ended ones go down to half. Before any task exists. */
+void task_set_kept(unsigned n);
 int task_runner_start(int workers);
 /* Stops the workers: running tasks are asked to abort and are waited for;
  * queued ones are left in their journal, for recovery at the next start. */

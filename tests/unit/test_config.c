@@ -44,6 +44,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.host_id, 1);
 	assert_int_equal(c.max_body_bytes, 64 * 1024);
 	assert_false(c.bootstrap_default);
+	assert_int_equal(c.lvm_timeout_s, 60);
+	assert_int_equal(c.tasks_kept, 2000);
 }
 
 static void test_empty_file_keeps_defaults(void **state)
@@ -67,7 +69,9 @@ static void test_every_key(void **state)
 			      "host_id = 2000\n"
 			      "max_body_bytes = 1024\n"
 			      "bootstrap_default = yes\n"
-			      "thin_extend_chunk_mib = 512\n",
+			      "thin_extend_chunk_mib = 512\n"
+			      "lvm_timeout_s = 3600\n"
+			      "tasks_kept = 10\n",
 			      &c),
 			 0);
 	assert_string_equal(c.listen_address, "::1");
@@ -79,6 +83,8 @@ static void test_every_key(void **state)
 	assert_int_equal(c.max_body_bytes, 1024);
 	assert_true(c.bootstrap_default);
 	assert_int_equal(c.thin_extend_chunk, 512ULL << 20);
+	assert_int_equal(c.lvm_timeout_s, 3600);
+	assert_int_equal(c.tasks_kept, 10);
 }
 
 static void test_other_values(void **state)
@@ -147,6 +153,9 @@ static void test_bad_values_rejected(void **state)
 		"log_level = verbose",
 		"log_level = DEBUG",
 		"log_level =",
+		"lvm_timeout_s = 0",
+		"tasks_kept = 9",
+		"lvm_timeout_s = 3601",
 		"bootstrap_default = maybe",
 		"bootstrap_default = on",
 		"bootstrap_default =",

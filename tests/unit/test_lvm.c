@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/lvm.h"
@@ -16,6 +18,8 @@
 #define DEV_SIZE "2G"
 #define MDA_SIZE (128ull << 20) /* vdsm's size; test_vg_create checks it holds 5,000 LVs */
 #define EXTENT (4ull << 20)
+/* queued calls give up behind a command running this long (test_stuck_command) */
+#define TIMEOUT_MS 1000
 
 static struct {
 	bool ready;
@@ -26,6 +30,7 @@ static struct {
 	bool vg_made, other_made;
 	char cmdlines[16][2048];
 	size_t ncmdlines;
+	char *stall; /* SANPOOL_TEST_STALL: the stall fake's file */
 } T;
 
 static const char *const TAGS7[] = { "IU_6f1e8a38-5a8e-4c39-9c8f-0d4b2f0a1b2c",
@@ -71,7 +76,10 @@ static int group_setup(void **state)
 		return 0;
 	}
 	_cleanup_free_ char *run_dir = xasprintf("%s/lvm", T.dir);
-	struct lvm_options o = { .run_dir = run_dir, .activation = false };
+	/* set before the worker starts: it reads the environment at each command */
+	T.stall = xasprintf("%s/stall", T.dir);
+	setenv("SANPOOL_TEST_STALL", T.stall, 1);
+	struct lvm_options o = { .run_dir = run_dir, .activation = false, .timeout_ms = TIMEOUT_MS };
 	if (lvm_start(&o) < 0) {
 		fprintf(stderr, "test_lvm: lvm_start: %s: skipping\n", sp_error_last()->message);
 		return 0;
@@ -101,6 +109,7 @@ static int group_teardown(void **state)
 		free(T.files[i]);
 	}
 	test_rmdtemp(T.dir);
+	free(T.stall);
 	return 0;
 }
 
@@ -582,8 +591,12 @@ static void test_lvm_error(void **state)
 
 	assert_int_equal(lvm_lvremove(T.vg, "no-such-lv"), -SP_E_TOOL_FAILED);
 	assert_non_null(strstr(sp_error_last()->message, "no-such-lv"));
-	assert_int_equal(lvm_lvextend(T.vg, lv, 1ull << 40), -SP_E_TOOL_FAILED);
+	/* a full VG is no_space (HTTP 507), with LVM's words */
+	assert_int_equal(lvm_lvextend(T.vg, lv, 1ull << 40), -ENOSPC);
+	assert_string_equal(sp_error_last()->kind, "no_space");
 	assert_non_null(strstr(sp_error_last()->message, "Insufficient free space"));
+	assert_int_equal(lvm_lvcreate(T.vg, "too-large", 1ull << 40, NULL), -ENOSPC);
+	assert_non_null(strstr(sp_error_last()->message, "insufficient free space"));
 
 	/* a VG the module does not know */
 	assert_int_equal(lvm_lvcreate("unknownvg", "x", 8 << 20, NULL), -SP_E_NOT_FOUND);
@@ -820,6 +833,89 @@ static void test_vgs_on(void **state)
 			 -SP_E_CORRUPT);
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *stuck_lvcreate(void *arg)
+{
+	*(int *)arg = lvm_lvcreate(T.vg, "stuck", EXTENT, NULL);
+	return NULL;
+}
+
+/* A command that does not return (the stall fake holds the worker before
+ * lvm2_run, as I/O to a dead LUN would hold it inside): a call queued behind
+ * it gives up once it has run TIMEOUT_MS, -ETIMEDOUT naming the VG and the
+ * stuck command, and is never run; later calls give up at once; reports the
+ * module holds are answered without waiting; a forgotten report is not
+ * answered from the old one; the stuck call itself completes. */
+static void test_stuck_command(void **state)
+{
+	(void)state;
+	NEED_LVM();
+	struct lvm_vg vg;
+	struct lvm_lv *lvs;
+	size_t n;
+	struct lvm_worker_state w;
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0); /* held from here on */
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	lvm_lvs_free(lvs, n);
+
+	test_write(T.stall, "lvm.lvcreate\n");
+	pthread_t thread;
+	int stuck_r = 1;
+	assert_int_equal(pthread_create(&thread, NULL, stuck_lvcreate, &stuck_r), 0);
+	double deadline = now_s() + 30;
+	do {
+		lvm_worker_state(&w);
+		assert_true(now_s() < deadline);
+	} while (w.running_s == 0);
+	uint64_t ran = lvm_commands_run();
+
+	double t0 = now_s();
+	assert_int_equal(lvm_lvcreate(T.vg, "queued", EXTENT, NULL), -ETIMEDOUT);
+	double waited = now_s() - t0;
+	const struct sp_error *e = sp_error_last();
+	fprintf(stderr, "test_lvm: gave up after %.2f s: %s\n", waited, e->message);
+	assert_true(waited < TIMEOUT_MS / 1000.0 + 2);
+	assert_string_equal(e->kind, "storage_timeout");
+	assert_non_null(strstr(e->message, "not answering"));
+	_cleanup_free_ char *stuck = xasprintf("lvm lvcreate %s/stuck", T.vg);
+	assert_non_null(strstr(e->message, stuck));
+	_cleanup_free_ char *details = xasprintf("{\"domain\": \"%s\"}", T.vg);
+	assert_string_equal(e->details, details);
+	/* past the deadline already: at once */
+	t0 = now_s();
+	assert_int_equal(lvm_lvremove(T.vg, "stuck"), -ETIMEDOUT);
+	assert_true(now_s() - t0 < 0.5);
+	/* held reports answer; a forgotten one is not made up from the old */
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), 0);
+	lvm_vg_clear(&vg);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_null(find_lv(lvs, n, "queued"));
+	lvm_lvs_free(lvs, n);
+	lvm_vg_invalidate(T.vg);
+	assert_int_equal(lvm_vg_info(T.vg, NULL, &vg), -ETIMEDOUT);
+	lvm_worker_state(&w);
+	assert_true(w.started && w.queued == 0 && w.timeouts >= 3 && w.running_s >= TIMEOUT_MS / 1000.0);
+	assert_int_equal(lvm_commands_run(), ran); /* none of them ran */
+
+	assert_int_equal(unlink(T.stall), 0);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(stuck_r, 0);
+	assert_int_equal(lvm_lvs(T.vg, NULL, &lvs, &n), 0);
+	assert_non_null(find_lv(lvs, n, "stuck"));
+	assert_null(find_lv(lvs, n, "queued"));
+	lvm_lvs_free(lvs, n);
+	assert_int_equal(lvm_lvremove(T.vg, "stuck"), 0);
+	lvm_worker_state(&w);
+	assert_true(w.running_s == 0 && w.queued == 0);
+}
+
 static void test_vgremove(void **state)
 {
 	(void)state;
@@ -861,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_activation_in_read_only_mode),
 		cmocka_unit_test(test_vg_read_only),
 		cmocka_unit_test(test_vgs_on),
+		cmocka_unit_test(test_stuck_command),
 		cmocka_unit_test(test_vgremove),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
