@@ -119,41 +119,65 @@ uint64_t metric_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Writes s with the characters in special escaped: \\ and \n always, and \"
- * in label values (HELP text leaves quotes as they are). */
+/* What c is written as in exposition text, or NULL for itself: \\ and \n
+ * always, and \" in label values (HELP text leaves quotes as they are). */
+static const char *escaped(char c, bool quotes)
+{
+	return c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '"' && quotes ? "\\\"" : NULL;
+}
+
 static void put_escaped(FILE *f, const char *s, bool quotes)
 {
 	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\\\", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else if (*s == '"' && quotes)
-			fputs("\\\"", f);
+		const char *e = escaped(*s, quotes);
+		if (e)
+			fputs(e, f);
 		else
 			fputc(*s, f);
 	}
 }
 
+/* A growing string. metric_labels runs for every request, in many threads at
+ * once: there, open_memstream + fclose crashed ASan builds under load (its
+ * fclose interceptor drops a stream's metadata only after the real fclose has
+ * freed it, and another thread's open_memstream given the same address fails
+ * the "CHECK" in SetInterceptorMetadata). */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_puts(struct strbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n + 1);
+	b->len += n;
+}
+
 char *metric_labels(const char *key, ...)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct strbuf b = { 0 };
 	va_list ap;
 
-	if (!f)
-		abort(); /* out of memory, as in xmalloc */
+	sb_puts(&b, "");
 	va_start(ap, key);
 	for (const char *k = key; k; k = va_arg(ap, const char *)) {
 		const char *v = va_arg(ap, const char *);
-		fprintf(f, "%s%s=\"", k == key ? "" : ",", k);
-		put_escaped(f, v ? v : "", true);
-		fputc('"', f);
+		sb_puts(&b, k == key ? "" : ",");
+		sb_puts(&b, k);
+		sb_puts(&b, "=\"");
+		for (v = v ? v : ""; *v; v++) {
+			const char *e = escaped(*v, true);
+			sb_puts(&b, e ? e : (char[2]){ *v, '\0' });
+		}
+		sb_puts(&b, "\"");
 	}
 	va_end(ap);
-	fclose(f);
-	return buf;
+	return b.s;
 }
 
 static const char *type_str(enum metric_type t)
