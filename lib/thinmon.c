@@ -19,6 +19,7 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
+#include "lib/util/prio.h"
 #include "lib/util/log.h"
 #include "lib/util/xalloc.h"
 
@@ -776,6 +777,9 @@ static void *worker(void *arg)
 {
 	struct xq_item it;
 	(void)arg;
+	/* the extend (the mailbox request and the polls for its answer run in
+	 * this thread) must not wait behind the VMs it serves (lib/util/prio.h) */
+	(void)prio_raise_self();
 	while (xq_pop(mon.xq, -1, &it) == 0) {
 		serve(&it);
 		sp_error_clear();
