@@ -510,6 +510,7 @@ static void scan_drive(virDomainPtr dom, const char *vm, const char *vm_name, vi
 			 " bytes, written up to %llu", vm_name, vm, dev, ref.volume, ref.image, lv_size, alloc);
 		snap = *d;
 	}
+	extend_prepare(ref.domain, ref.image, ref.volume);
 arm_it:
 	arm(dom, &snap);
 }
