@@ -17,7 +17,6 @@ Prints `figure probe_<setting>_<what>_p50_ms / _max_ms` lines and notes.
 """
 import os
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,28 +32,32 @@ def note(msg):
     sys.stderr.flush()
 
 
-class Writer(threading.Thread):
-    """qemu-io writes of `piece` bytes back to back inside the VM's qemu, within the first GiB."""
+WRITER = r"""
+off=0; n=0; t0=$(date +%%s)
+while [ ! -e /run/probe-stop ]; do
+  virsh qemu-monitor-command %s --hmp "qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0x5a $off %d\"" > /dev/null || break
+  off=$(( (off + %d) %% 1073741824 )); n=$((n + 1))
+done
+echo "$n $(( $(date +%%s) - t0 ))" > /run/probe-writer.done
+"""
 
-    def __init__(self, host, vm, piece):
-        super().__init__(daemon=True)
-        self.host, self.vm, self.piece = host, vm, piece
-        self.stop = threading.Event()
-        self.written = 0
-        self.seconds = 0.0
-        self.error = None
 
-    def run(self):
-        off = 0
-        t0 = time.monotonic()
-        try:
-            while not self.stop.is_set():
-                thinvm.qemu_io(self.host, self.vm, "write -P 0x5a %d %d" % (off, self.piece))
-                self.written += self.piece
-                off = (off + self.piece) % GiB
-        except Exception as e:  # noqa: BLE001 - printed by the main thread
-            self.error = repr(e)
-        self.seconds = time.monotonic() - t0
+def with_writer(host, vm, piece, fn):
+    """fn() while qemu-io writes pieces back to back inside the VM's qemu: run in the background
+    in the guest (its command channel runs one command at a time, so a writer driven through it
+    would never overlap the probe)."""
+    host.run("rm -f /run/probe-stop /run/probe-writer.done; cat > /run/probe-writer.sh <<'EOF'\n%sEOF\n"
+             "setsid sh /run/probe-writer.sh > /run/probe-writer.log 2>&1 < /dev/null &" % (WRITER % (vm, piece, piece)),
+             check=True)
+    try:
+        fn()
+    finally:
+        host.run("touch /run/probe-stop", check=True)
+        done = thinvm.wait_until("writer stopped", lambda: (lambda rc_out: (rc_out[0] == 0, rc_out[1]))(
+            host.run("cat /run/probe-writer.done")), timeout=300)
+    n, secs = (int(x) for x in done.split())
+    note("writer of %d MiB pieces: %d MiB in %d s = %.1f MiB/s" % (piece // MiB, n * piece // MiB, secs,
+                                                                 n * piece / MiB / max(secs, 1)))
 
 
 def probe(host, dev, vg, setting, ionice=""):
@@ -83,22 +86,6 @@ done
             print("figure probe_%s_%s_p50_ms %d ms" % (setting, what, v[len(v) // 2]))
             print("figure probe_%s_%s_max_ms %d ms" % (setting, what, v[-1]))
     sys.stdout.flush()
-
-
-def with_writer(host, vm, piece, fn):
-    w = Writer(host, vm, piece)
-    w.start()
-    # the writer's queue fills within its first piece; start measuring once a piece is under way
-    thinvm.wait_until("writer started", lambda: (w.written > 0 or w.error is not None, w.written), timeout=300)
-    try:
-        fn()
-    finally:
-        w.stop.set()
-        w.join()
-    if w.error:
-        raise RuntimeError("writer: " + w.error)
-    note("writer of %d MiB pieces: %d MiB in %.0f s = %.1f MiB/s"
-         % (piece // MiB, w.written // MiB, w.seconds, w.written / MiB / max(w.seconds, 0.001)))
 
 
 def main():
@@ -131,8 +118,15 @@ dmsetup table
         vg = dom
 
         probe(h, dev, vg, "idle")
-        with_writer(h, "probe", 64 * MiB, lambda: probe(h, dev, vg, "w64"))
-        with_writer(h, "probe", 64 * MiB, lambda: probe(h, dev, vg, "w64_ionice_rt", "ionice -c1 -n0"))
+
+        def phases():
+            # the paths' SCSI queue depth: how many requests (of up to max_sectors_kb) are past
+            # the multipath device's scheduler, where no priority can pass them
+            for qd in (32, 4, 1):
+                h.run("for d in /sys/block/sd*/device/queue_depth; do echo %d > $d; done" % qd, check=True)
+                probe(h, dev, vg, "w64_qd%d" % qd)
+                probe(h, dev, vg, "w64_qd%d_ionice_rt" % qd, "ionice -c1 -n0")
+        with_writer(h, "probe", 64 * MiB, phases)
         thinvm.remove_vm(h, "probe")
     return 0
 
