@@ -26,8 +26,8 @@
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
-#include "lib/util/prio.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/xalloc.h"
 
 #define LVM_MAX_WORDS 64 /* liblvm2cmd's MAX_ARGS */

@@ -14,8 +14,8 @@
 #include "lib/util/crashpoint.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
-#include "lib/util/prio.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/xalloc.h"
 
 struct server {

@@ -19,8 +19,8 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
-#include "lib/util/prio.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/xalloc.h"
 
 #define WORKERS 2

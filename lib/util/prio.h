@@ -9,7 +9,8 @@
  * - I/O: the real-time class, level 0, where the device's scheduler honours
  *   priorities (mq-deadline, bfq), so its reads and writes pass queued VM
  *   writes on the same LUN; best-effort level 0 without CAP_SYS_ADMIN.
- * Either may fail without privilege; returns 0 if both were set, else the
- * first failure's -errno (the thread then runs as it did; not an error). */
+ * Returns 0 if both were set, else the first failure's -errno: without
+ * privilege the nice stays and the I/O class is best-effort level 0; not an
+ * error, the thread just runs with what it got. */
 #define PRIO_NICE (-10)
 int prio_raise_self(void);
