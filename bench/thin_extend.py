@@ -6,18 +6,23 @@ Boots its own cluster (tests/cluster/harness.py: 2 qemu TCG guests sharing an iS
 with sanlock, libvirtd and sanpoold's thin monitor); not in CI (it writes
 SANPOOL_BENCH_THIN_EXTENDS x 128 MiB per host through emulated I/O). Host 1 makes a pool and
 is its SPM; on each host a VM (no OS) has a thin qcow2 image prepared there as its disk, and
-qemu-io inside its qemu writes 64 MiB pieces back to back, never waiting for an extend, until
-the monitor has made the wanted number of extends (first LV 128 MiB, chunk 128 MiB, watermark
-20%: an extend per 128 MiB written, armed with 102 MiB left). Both hosts write at once.
+qemu-io inside its qemu writes pieces of SANPOOL_BENCH_THIN_PIECE_MIB back to back, never
+waiting for an extend, until the monitor has made the wanted number of extends or the time is
+up (first LV 128 MiB, chunk 128 MiB = one extent, the least an extend can add; watermark 20%:
+an extend per 128 MiB written, armed with 102 MiB left). Both hosts write at once, so the
+extends counted are twice the number per host.
 
 Figures: extend_p50_ms_spm, extend_p99_ms_spm, extend_p50_ms_hsm, extend_p99_ms_hsm,
 extend_p99_ms (the worse), thin_extends_spm/hsm (how many), thin_vm_paused_count (pauses for
-ENOSPC the monitors saw), lvm_lvextend_mean_ms_spm and lvm_lvchange_mean_ms_hsm (the mean
+ENOSPC the monitors saw), thin_writer_mib_s_spm/hsm (the writers' mean rate),
+lvm_lvextend_mean_ms_spm and lvm_lvchange_mean_ms_hsm (the mean
 time of those LVM commands in the agents, from /metrics) and thin_write_enospc_count (qemu-io writes that failed for lack of
 space: HMP qemu-io bypasses the device's error policy, so where a guest would have paused,
 the write fails instead). Run as root: python3 bench/thin_extend.py [BUILD_DIR]
-Knobs: SANPOOL_BENCH_THIN_EXTENDS (per host, default 100), SANPOOL_BENCH_THIN_MAX_S (per host,
-default 3600).
+Knobs: SANPOOL_BENCH_THIN_EXTENDS (per host, default 50: 100 in all), SANPOOL_BENCH_THIN_MAX_S
+(the writers' time limit, default 1800), SANPOOL_BENCH_THIN_PIECE_MIB (default PIECE_MIB),
+SANPOOL_BENCH_THIN_PRIO=off (the agents' threads at the VMs' priority: the comparison without
+lib/util/prio.c).
 """
 import os
 import sys
@@ -30,7 +35,7 @@ from harness import Cluster, GiB, MiB  # noqa: E402
 import thinvm  # noqa: E402
 
 CHUNK = 128 * MiB
-PIECE = 64 * MiB
+PIECE_MIB = 64
 
 
 def percentile(values, p):
@@ -58,7 +63,22 @@ def lvm_means(host):
     return {cmd: (int(counts[cmd]), 1000.0 * sums[cmd] / counts[cmd]) for cmd in counts if counts[cmd]}
 
 
-def run_vm(host, dom, image, volume, name, wanted, max_s, out):
+def reset_priorities(host):
+    """Every thread of the agent back to the VMs' CPU and I/O priority (nice 0, best-effort 4),
+    as before lib/util/prio.c raised the extend path's: SANPOOL_BENCH_THIN_PRIO=off, a before/after
+    comparison on one binary and one machine state."""
+    host.run("for t in /proc/$(cat /run/sanpoold.pid)/task/*; do renice -n 0 -p ${t##*/} >/dev/null && "
+             "ionice -c2 -n4 -p ${t##*/} || exit 1; done", check=True)
+
+
+def cpu_times(host):
+    """(busy, idle, iowait) jiffies of the guest's CPU from /proc/stat."""
+    rc, out = host.run("head -1 /proc/stat", check=True)
+    v = [int(x) for x in out.split()[1:8]]  # user nice system idle iowait irq softirq
+    return v[0] + v[1] + v[2] + v[5] + v[6], v[3], v[4]
+
+
+def run_vm(host, dom, image, volume, name, wanted, max_s, piece, out):
     try:
         st, p = host.post("/v1/domains/%s/images/%s/prepare" % (dom, image))
         assert st == 200, p
@@ -71,8 +91,8 @@ def run_vm(host, dom, image, volume, name, wanted, max_s, out):
             n = sum(1 for e in thinvm.thin_state(host)["recent_extends"] if e["volume"] == volume)
             if n >= wanted:
                 break
-            thinvm.qemu_io(host, name, "write -P 0x5a %d %d" % (off, PIECE))
-            off += PIECE
+            thinvm.qemu_io(host, name, "write -P 0x5a %d %d" % (off, piece))
+            off += piece
         out["written"] = off
         out["write_s"] = time.monotonic() - t0
         s = thinvm.wait_until("%s settled" % name, lambda: thinvm.settled(host, volume), timeout=300)
@@ -87,8 +107,9 @@ def run_vm(host, dom, image, volume, name, wanted, max_s, out):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
-    wanted = int(os.environ.get("SANPOOL_BENCH_THIN_EXTENDS", "100"))
-    max_s = float(os.environ.get("SANPOOL_BENCH_THIN_MAX_S", "3600"))
+    wanted = int(os.environ.get("SANPOOL_BENCH_THIN_EXTENDS", "50"))
+    max_s = float(os.environ.get("SANPOOL_BENCH_THIN_MAX_S", "1800"))
+    piece = int(os.environ.get("SANPOOL_BENCH_THIN_PIECE_MIB", str(PIECE_MIB))) * MiB
     os.environ.setdefault("SANPOOLD", os.path.abspath(os.path.join(build, "agent", "sanpoold")))
     conf = {"thin_initial_size_mib": CHUNK // MiB, "thin_extend_chunk_mib": CHUNK // MiB,
             "thin_watermark_percent": 20}
@@ -98,6 +119,10 @@ def main():
         rc, out = h1.run('multipathd show paths format "%w"', check=True)
         dev = "/dev/mapper/" + out.splitlines()[1].split()[0]
         pool, dom = thinvm.pool_with_spm(h1, [h2], dev)
+        if os.environ.get("SANPOOL_BENCH_THIN_PRIO", "on") == "off":
+            for h in (h1, h2):  # after spm/start: the SPM's mailbox poller exists
+                reset_priorities(h)
+            note("agents' thread priorities reset to the VMs' (SANPOOL_BENCH_THIN_PRIO=off)")
         results = {"spm": {}, "hsm": {}}
         vols = {}
         for role, name in (("spm", "bench1"), ("hsm", "bench2")):
@@ -107,15 +132,22 @@ def main():
             assert h1.wait_task(acc["task"])["state"] == "finished"
             vols[role] = (acc["image"], acc["volume"], name)
         note("load before writing: %s" % open("/proc/loadavg").read().strip())
+        cpu0 = [cpu_times(h) for h in (h1, h2)]
         threads = [threading.Thread(target=run_vm, args=(h, dom, vols[role][0], vols[role][1], vols[role][2], wanted,
-                                                         max_s, results[role]))
+                                                         max_s, piece, results[role]))
                    for role, h in (("spm", h1), ("hsm", h2))]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         note("load after writing: %s" % open("/proc/loadavg").read().strip())
+        # is a guest's one vCPU saturated while its VM writes (an LVM command then waits for it)?
+        for h, before in zip((h1, h2), cpu0):
+            d = [b - a for a, b in zip(before, cpu_times(h))]
+            note("%s CPU while writing: busy %.0f%%, idle %.0f%%, iowait %.0f%%"
+                 % ((h.name,) + tuple(100.0 * x / max(1, sum(d)) for x in d)))
         worst = 0.0
+        total = 0
         for role in ("spm", "hsm"):
             r = results[role]
             if "error" in r:
@@ -123,14 +155,19 @@ def main():
                 c.collect_logs("bench failure")
                 return 1
             lat = r["latencies_ms"]
-            note("%s: %d extends, %d MiB written in %.0f s; latencies ms: %s"
-                 % (role, len(lat), r["written"] // MiB, r["write_s"], " ".join("%.0f" % x for x in lat)))
+            total += len(lat)
+            rate = r["written"] / MiB / r["write_s"]
+            note("%s: %d extends, %d MiB written in %.0f s (%.1f MiB/s, pieces of %d MiB); latencies ms: %s"
+                 % (role, len(lat), r["written"] // MiB, r["write_s"], rate, piece // MiB,
+                    " ".join("%.0f" % x for x in lat)))
             p50, p99 = percentile(lat, 50), percentile(lat, 99)
             worst = max(worst, p99)
             print("figure extend_p50_ms_%s %.0f ms" % (role, p50))
             print("figure extend_p99_ms_%s %.0f ms" % (role, p99))
             print("figure thin_extends_%s %d count" % (role, len(lat)))
+            print("figure thin_writer_mib_s_%s %.1f MiB/s" % (role, rate))
         print("figure extend_p99_ms %.0f ms" % worst)
+        print("figure thin_extends_total %d count" % total)
         # where the time goes: the SPM's lvextend resizes (suspends) its active LV, the other
         # host's lvchange --refresh reloads its table (lvchange also counts the prepare's
         # activations)
@@ -146,6 +183,8 @@ def main():
         print("figure thin_vm_paused_count %d count" % (results["spm"]["pauses"] + results["hsm"]["pauses"]))
         print("figure thin_write_enospc_count %d count"
               % (results["spm"]["enospc_writes"] + results["hsm"]["enospc_writes"]))
+        if os.environ.get("SANPOOL_CLUSTER_LOGS"):  # the agents' debug logs: where the time went
+            c.collect_logs("bench")
     return 0
 
 

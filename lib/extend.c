@@ -161,6 +161,16 @@ static int volume_lookup(const char *domain, const char *image, const char *volu
 	return 0;
 }
 
+void extend_prepare(const char *domain, const char *image, const char *volume)
+{
+	struct domain d;
+	struct volume_meta m;
+	uint64_t max;
+	if (volume_lookup(domain, image, volume, &d, &m) == 0)
+		(void)d.ops->volume_max_size(&d, &m, &max);
+	sp_error_clear();
+}
+
 static uint64_t round_up_512(uint64_t v) { return (v + 511) / 512 * 512; }
 
 /* Grows the LV to at least min_size (0: by a chunk), capped at its maximum.

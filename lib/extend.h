@@ -23,6 +23,13 @@ struct extend_result {
 int extend_volume(const char *domain, const char *image, const char *volume,
 		  uint64_t min_size, struct extend_result *ret);
 
+/* Works out now what an extend of the volume needs and keeps (the largest
+ * size its LV may reach: qemu-img measure of its capacity, remembered), so
+ * that its first extend does not wait for it: ~2 s in the cluster guests,
+ * one extend in fifty there. For the thin monitor, when it starts watching
+ * a drive. Errors are left to the extend itself. */
+void extend_prepare(const char *domain, const char *image, const char *volume);
+
 /* "Its current size" is the size this host last read (its device's size, all
  * a writer here can have used): no LVM command is run before asking.
  *

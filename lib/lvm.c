@@ -27,6 +27,7 @@
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/stallpoint.h"
 #include "lib/util/xalloc.h"
 
@@ -1079,6 +1080,11 @@ static int dispatch(struct call *k)
 static void *worker(void *arg)
 {
 	(void)arg;
+	/* liblvm2cmd works in this thread: an extend's lvextend or refresh must
+	 * not wait for the CPU and the LUN behind the VMs it grows for */
+	int p = prio_raise_self();
+	if (p < 0)
+		log_debug("lvm: worker priority not raised: %s", strerror(-p));
 	for (;;) {
 		pthread_mutex_lock(&L.lock);
 		while (!L.head)

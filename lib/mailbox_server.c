@@ -15,6 +15,7 @@
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/xalloc.h"
 
 struct server {
@@ -123,6 +124,9 @@ static void *poller(void *arg)
 	*ps = (struct mailbox_poll){ .name = s->pool, .pool = s->pool, .handler = cfg->handler, .spm_host = cfg->host_id, .stop = &s->stop };
 	bool failing = false;
 
+	/* a request must not wait for the CPU or the LUN behind this host's
+	 * VMs (lib/util/prio.h) */
+	(void)prio_raise_self();
 	/* until the mailbox opens and the first full scan works (storage trouble) */
 	while ((!ps->mb && mailbox_open(s->pool, &ps->mb) < 0) || mailbox_poll_start(ps) < 0) {
 		if (!failing)

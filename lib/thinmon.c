@@ -20,6 +20,7 @@
 #include "lib/util/error.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/prio.h"
 #include "lib/util/xalloc.h"
 
 #define WORKERS 2
@@ -509,6 +510,7 @@ static void scan_drive(virDomainPtr dom, const char *vm, const char *vm_name, vi
 			 " bytes, written up to %llu", vm_name, vm, dev, ref.volume, ref.image, lv_size, alloc);
 		snap = *d;
 	}
+	extend_prepare(ref.domain, ref.image, ref.volume);
 arm_it:
 	arm(dom, &snap);
 }
@@ -776,6 +778,9 @@ static void *worker(void *arg)
 {
 	struct xq_item it;
 	(void)arg;
+	/* the extend (the mailbox request and the polls for its answer run in
+	 * this thread) must not wait behind the VMs it serves (lib/util/prio.h) */
+	(void)prio_raise_self();
 	while (xq_pop(mon.xq, -1, &it) == 0) {
 		serve(&it);
 		sp_error_clear();
