@@ -12,16 +12,16 @@ from harness import HarnessError
 
 VM_XML = """<domain type='qemu'>
   <name>{name}</name>
-  <memory unit='MiB'>64</memory>
+  <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type='block' device='disk'>
       <driver name='qemu' type='qcow2' cache='none' error_policy='stop'/>
       <source dev='{path}'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
+    </disk>{devices}
   </devices>
 </domain>
 """
@@ -64,9 +64,11 @@ def pool_with_spm(spm, others, dev, name="thin"):
     return pool, p["master_domain"]
 
 
-def start_vm(host, name, path):
-    host.run("cat > /run/%s.xml <<'EOF'\n%sEOF\nvirsh define /run/%s.xml" % (name, VM_XML.format(name=name, path=path),
-                                                                          name), check=True)
+def start_vm(host, name, path, boot="", devices="", memory_mib=64):
+    """Defines and starts VM name with path as its virtio disk; boot and devices are more
+    XML for its <os> (e.g. a kernel to boot) and its <devices>."""
+    xml = VM_XML.format(name=name, path=path, boot=boot, devices=devices, memory_mib=memory_mib)
+    host.run("cat > /run/%s.xml <<'EOF'\n%sEOF\nvirsh define /run/%s.xml" % (name, xml, name), check=True)
     host.run("virsh start %s" % name, check=True, timeout=300)
 
 
