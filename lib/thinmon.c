@@ -696,6 +696,15 @@ static bool wait_quit(int ms)
 	return mon.quit;
 }
 
+static bool vm_running(const char *vm)
+{
+	_cleanup_(conn_put) virConnectPtr c = conn_get();
+	_cleanup_(domain_put) virDomainPtr dom = c ? virDomainLookupByUUIDString(c, vm) : NULL;
+	int state, reason;
+
+	return dom && virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING;
+}
+
 static void serve(const struct xq_item *it)
 {
 	struct drive snap;
@@ -708,6 +717,21 @@ static void serve(const struct xq_item *it)
 		if (!d)
 			return; /* its VM went away */
 		snap = *d;
+	}
+	/* libvirt's ENOSPC event can come after the extend that made room has
+	 * ended and resumed the VM (seen with a real guest writing): the VM runs
+	 * again, there is nothing to grow for that event. A VM still short of
+	 * room pauses again, with a new event. */
+	if (it->flags == XQ_ENOSPC && vm_running(snap.vm)) {
+		MUTEX_SCOPE(&mon.lock);
+		struct drive *d = drive_of_volume_locked(it->volume);
+		if (d) {
+			d->extending = false;
+			d->enospc = false;
+		}
+		log_info("thin monitor: VM %s drive %s: its ENOSPC was served by the last extend (it runs)",
+			 snap.vm_name, snap.dev);
+		return;
 	}
 	uint64_t want = snap.lv_size + mon.s.chunk;
 	for (int attempt = 1; attempt <= EXTEND_TRIES; attempt++) {
@@ -770,8 +794,9 @@ static void serve(const struct xq_item *it)
 		if (!snap.full)
 			arm(dom, &snap);
 	}
-	if (enospc)
-		maybe_resume(snap.vm);
+	/* also when its ENOSPC event has not come yet: the VM may have paused
+	 * on the old LV end while this extend ran (maybe_resume asks qemu) */
+	maybe_resume(snap.vm);
 }
 
 static void *worker(void *arg)
