@@ -111,7 +111,7 @@ static struct {
 	/* the deadline of queued callers (lvm_options.timeout_ms) */
 	unsigned timeout_ms;
 	struct call *running;      /* the call the worker is on, NULL when idle */
-	uint64_t running_since_ns; /* CLOCK_MONOTONIC */
+	uint64_t running_since_ns; /* metric_now_ns(): CLOCK_MONOTONIC */
 	char running_what[192];    /* its command and object, once it runs one */
 	unsigned queued;
 	atomic_uint_fast64_t timeouts;
@@ -177,13 +177,6 @@ static void log_cb(int level, const char *file, int line, int dm_errno, const ch
 		else
 			log_debug("lvm: %s", msg);
 	}
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- validation ---- */
@@ -1095,7 +1088,7 @@ static void *worker(void *arg)
 			L.tail = NULL;
 		L.queued--;
 		L.running = k;
-		L.running_since_ns = mono_ns();
+		L.running_since_ns = metric_now_ns();
 		L.running_what[0] = '\0';
 		pthread_mutex_unlock(&L.lock);
 
@@ -1189,7 +1182,7 @@ static int submit(struct call *k)
 			pthread_cond_wait(&L.done, &L.lock);
 			continue;
 		}
-		uint64_t now = mono_ns(), limit = (uint64_t)L.timeout_ms * 1000000ULL;
+		uint64_t now = metric_now_ns(), limit = (uint64_t)L.timeout_ms * 1000000ULL;
 		uint64_t deadline = (L.running ? L.running_since_ns : now) + limit;
 		if (L.running && now >= deadline) {
 			char running[sizeof(L.running_what)];
@@ -1277,7 +1270,7 @@ void lvm_worker_state(struct lvm_worker_state *ret)
 	pthread_mutex_lock(&L.lock);
 	ret->started = L.started;
 	ret->queued = L.queued;
-	ret->running_s = L.running ? (double)(mono_ns() - L.running_since_ns) / 1e9 : 0;
+	ret->running_s = L.running ? (double)(metric_now_ns() - L.running_since_ns) / 1e9 : 0;
 	ret->timeouts = atomic_load(&L.timeouts);
 	pthread_mutex_unlock(&L.lock);
 }
