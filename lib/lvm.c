@@ -389,12 +389,23 @@ static void vg_state_free(void *p)
 	free(st);
 }
 
-/* Caller holds L.lock. The reports that show the VG's space: the VG's and the PVs' segments. */
-static void vg_state_invalidate_space_locked(struct vg_state *st)
+/* Caller holds L.lock. No report of st is answered any more (the VG's and the
+ * PV segments, and the LV list if lvs), and one being made now is not kept
+ * (gen). What they hold stays: only the worker frees it (it reads it without
+ * the lock). */
+static void vg_state_mark_stale_locked(struct vg_state *st, bool lvs)
 {
 	atomic_store(&st->vg_valid, false);
 	atomic_store(&st->segs_valid, false);
+	if (lvs)
+		atomic_store(&st->lvs_valid, false);
 	atomic_fetch_add(&st->gen, 1);
+}
+
+/* Caller holds L.lock. The reports that show the VG's space: the VG's and the PVs' segments. */
+static void vg_state_invalidate_space_locked(struct vg_state *st)
+{
+	vg_state_mark_stale_locked(st, false);
 	lvm_vg_clear(&st->vg);
 	free(st->segs);
 	st->segs = NULL;
@@ -1308,12 +1319,8 @@ void lvm_vg_invalidate(const char *vg)
 {
 	pthread_mutex_lock(&L.lock);
 	struct vg_state *st = L.vgs ? hashmap_get(L.vgs, vg) : NULL;
-	if (st) {
-		atomic_store(&st->vg_valid, false);
-		atomic_store(&st->lvs_valid, false);
-		atomic_store(&st->segs_valid, false);
-		atomic_fetch_add(&st->gen, 1);
-	}
+	if (st)
+		vg_state_mark_stale_locked(st, true);
 	pthread_mutex_unlock(&L.lock);
 }
 
