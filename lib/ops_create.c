@@ -78,14 +78,10 @@ static int recover(json_object *rec)
 const struct op_desc op_create_volume = { "create_volume", run, recover };
 
 /* A snapshot or a clone: a thin qcow2 volume of capacity, which may not fit either (a full VG). */
-static int check_thin_space(const char *domain, uint64_t capacity)
+static int check_thin_space(const struct domain *d, uint64_t capacity)
 {
-	struct domain d;
-	int r = store_get_domain(domain, &d);
-	if (r < 0)
-		return r;
-	return op_check_space(&d, &(struct volume_meta){ .format = VOL_FORMAT_QCOW2, .alloc = VOL_ALLOC_SPARSE,
-							 .capacity = capacity }, "capacity");
+	return op_check_space(d, &(struct volume_meta){ .format = VOL_FORMAT_QCOW2, .alloc = VOL_ALLOC_SPARSE,
+							.capacity = capacity }, "capacity");
 }
 
 static int submit(json_object *rec, const char *claim, json_object **ret)
@@ -138,9 +134,10 @@ int op_snapshot_create(const char *domain, const char *image, const char *parent
 	_cleanup_free_ struct volume_meta *v = NULL;
 	struct volume_meta p;
 	size_t n;
+	struct domain d;
 	int r;
 
-	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
+	if ((r = store_get_domain(domain, &d)) < 0)
 		return r;
 	if (parent && (store_get_volume(parent, &p) < 0 || strcmp(p.image, image) != 0 || strcmp(p.domain, domain) != 0))
 		return sp_bad_field("parent", "parent %s is not a volume of image %s", parent, image);
@@ -150,7 +147,7 @@ int op_snapshot_create(const char *domain, const char *image, const char *parent
 	if (parent && strcmp(parent, top.uuid) != 0)
 		return sp_error_set(-SP_E_CONFLICT, "conflict", "parent",
 				    "parent %s is not the top volume of image %s (the top is %s)", parent, image, top.uuid);
-	if ((r = check_thin_space(domain, top.capacity)) < 0)
+	if ((r = check_thin_space(&d, top.capacity)) < 0)
 		return r;
 	json_object *rec = new_record(domain, image, false);
 	rec_add_str(rec, "parent", top.uuid);
@@ -167,15 +164,16 @@ int op_image_clone(const char *domain, const char *template_image, const char *n
 	_cleanup_free_ struct volume_meta *v = NULL;
 	char image[UUID_STR_LEN];
 	size_t n;
+	struct domain d;
 	int r;
 
-	if ((r = store_get_domain(domain, &(struct domain){ 0 })) < 0)
+	if ((r = store_get_domain(domain, &d)) < 0)
 		return r;
 	if ((r = op_image_chain(domain, template_image, false, &v, &n)) < 0)
 		return r;
 	if (!v[0].shared)
 		return sp_conflict("image %s is not a template: mark it as one first", template_image);
-	if ((r = check_thin_space(domain, v[n - 1].capacity)) < 0)
+	if ((r = check_thin_space(&d, v[n - 1].capacity)) < 0)
 		return r;
 	uuid_generate_str(image);
 	json_object *rec = new_record(domain, image, true);
