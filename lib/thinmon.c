@@ -651,11 +651,8 @@ static void record_recent(const struct drive *d, const struct extend_result *res
 	r->at_ms = wall_ms();
 }
 
-static void maybe_resume(const char *vm)
+static void maybe_resume(virDomainPtr dom, const char *vm)
 {
-	_cleanup_(conn_put) virConnectPtr c = conn_get();
-	_cleanup_(domain_put) virDomainPtr dom = NULL;
-
 	{
 		/* another of its drives still waits for room: resuming would pause it again */
 		MUTEX_SCOPE(&mon.lock);
@@ -667,8 +664,6 @@ static void maybe_resume(const char *vm)
 				return;
 		}
 	}
-	if (!c || !(dom = virDomainLookupByUUIDString(c, vm)))
-		return;
 	if (!paused_for_enospc_only(dom, vm)) {
 		int state = 0, reason = 0;
 		if (virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED)
@@ -793,10 +788,10 @@ static void serve(const struct xq_item *it)
 		}
 		if (!snap.full)
 			arm(dom, &snap);
+		/* also when its ENOSPC event has not come yet: the VM may have
+		 * paused on the old LV end while this extend ran (qemu says) */
+		maybe_resume(dom, snap.vm);
 	}
-	/* also when its ENOSPC event has not come yet: the VM may have paused
-	 * on the old LV end while this extend ran (maybe_resume asks qemu) */
-	maybe_resume(snap.vm);
 }
 
 static void *worker(void *arg)
