@@ -29,7 +29,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "cluster"))
-from harness import Cluster, HarnessError, MiB  # noqa: E402
+from harness import Cluster, HarnessError, MiB, module_paths  # noqa: E402
 import thinvm  # noqa: E402
 
 CHUNK = 128 * MiB
@@ -71,14 +71,9 @@ def build_writer_initramfs(kver, out):
             os.makedirs(os.path.join(tree, d))
         shutil.copy("/bin/busybox", os.path.join(tree, "bin", "busybox"))
         names = []
-        for mod in ("virtio_pci", "virtio_blk"):
-            r = subprocess.run(["modprobe", "-S", kver, "--show-depends", mod], capture_output=True, text=True,
-                               check=True)
-            for line in r.stdout.splitlines():
-                parts = line.split()
-                if len(parts) >= 2 and parts[0] == "insmod" and os.path.basename(parts[1]) not in names:
-                    shutil.copy(parts[1], os.path.join(tree, "mods"))
-                    names.append(os.path.basename(parts[1]))
+        for path in module_paths(kver, ("virtio_pci", "virtio_blk")):
+            shutil.copy(path, os.path.join(tree, "mods"))
+            names.append(os.path.basename(path))
         with open(os.path.join(tree, "modules.list"), "w") as f:
             f.write("\n".join(names) + "\n")
         with open(os.path.join(tree, "init"), "w") as f:

@@ -88,6 +88,20 @@ def kernel_version():
     return sorted(vers, key=lambda v: [int(x) if x.isdigit() else x for x in v.replace("-", ".").split(".")])[-1]
 
 
+def module_paths(kver, mods):
+    """The .ko files of kernel kver that mods need, dependencies first (for insmod in that order)."""
+    order = []
+    for mod in mods:
+        r = subprocess.run(["modprobe", "-S", kver, "--show-depends", mod], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise HarnessError("modprobe --show-depends %s: %s" % (mod, r.stderr.strip()))
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "insmod" and parts[1] not in order:
+                order.append(parts[1])
+    return order
+
+
 def build_initramfs(workdir, kver):
     """cpio (newc) + gzip: busybox-static, the modules for 9p root + overlay, /init."""
     tree = os.path.join(workdir, "initramfs")
@@ -96,17 +110,8 @@ def build_initramfs(workdir, kver):
     shutil.copy("/bin/busybox", os.path.join(tree, "bin", "busybox"))
     shutil.copy(os.path.join(HERE, "initramfs-init.sh"), os.path.join(tree, "init"))
     os.chmod(os.path.join(tree, "init"), 0o755)
-    order = []
-    for mod in ("virtio_pci", "9pnet_virtio", "9p", "overlay"):
-        r = subprocess.run(["modprobe", "-S", kver, "--show-depends", mod], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise HarnessError("modprobe --show-depends %s: %s" % (mod, r.stderr.strip()))
-        for line in r.stdout.splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] == "insmod" and parts[1] not in order:
-                order.append(parts[1])
     names = []
-    for path in order:
+    for path in module_paths(kver, ("virtio_pci", "9pnet_virtio", "9p", "overlay")):
         name = os.path.basename(path)
         if path.endswith(".xz") or path.endswith(".zst"):
             raise HarnessError("compressed module %s: not supported by the initramfs" % path)
