@@ -486,13 +486,15 @@ class RandomKillTest(CrashBase):
         d.run_task("POST", self.ipath(self.dom, tmpl) + "/template")
         self.add_image(self.dom, tmpl, "template", [(None, 0, 0x70)])
 
+        self.window = 0.1
         outcomes = {"finished": 0, "failed": 0, "before": 0}
         started = time.monotonic()
         for rnd_no in range(self.ROUNDS):
             self.one_round(rnd_no, outcomes)
-        print("RandomKillTest: %d rounds in %.1f s; recovered finished %d, rolled back %d, done before the kill %d"
+        print("RandomKillTest: %d rounds in %.1f s; recovered finished %d, rolled back %d, done before the kill %d;"
+              " kill window at the end %.3f s"
               % (self.ROUNDS, time.monotonic() - started, outcomes["finished"], outcomes["failed"],
-                 outcomes["before"]), flush=True)
+                 outcomes["before"], self.window), flush=True)
         # the kills must actually have interrupted work, else the test proves nothing
         self.assertGreater(outcomes["finished"] + outcomes["failed"], self.ROUNDS // 2, outcomes)
 
@@ -521,8 +523,9 @@ class RandomKillTest(CrashBase):
             st, acc = d.request(method, path, body=body)
             self.assertEqual(st, 202, "%s: %s %s %s -> %s %s" % (ctx, method, path, body, st, acc))
             ops.append((kind, acc, info))
-        # most operations take tens of milliseconds, a copy a few hundred
-        longest = 0.6 if any(o[0] == "copy" for o in ops) else 0.1
+        # most operations take tens of milliseconds, a copy a few hundred; the
+        # window scales with how long this machine takes (see adapt_window)
+        longest = self.window * (6 if any(o[0] == "copy" for o in ops) else 1)
         delay = rnd.uniform(0, longest if rnd.random() < 0.7 else 2 * longest)
         time.sleep(delay)  # the fault injection itself: kill after a random delay
         d.kill()
@@ -538,13 +541,29 @@ class RandomKillTest(CrashBase):
         self.assertLessEqual(set(journaled), acked, ctx)
         self.assertEqual(set(journaled), set(tasks), ctx)
         found = check_consistent(self, d)
+        interrupted = 0
         for kind, acc, info in ops:
             t = tasks.get(acc["task"])
             state = t["state"] if t else "finished"  # not journaled any more: it ended before the kill
             outcomes[t["state"] if t else "before"] += 1
+            interrupted += t is not None
             with self.subTest(round=rnd_no, op=kind, task=acc["task"], state=state):
                 self.apply(kind, acc, info, state == "finished", found)
         self.verify_model(found)
+        self.adapt_window(interrupted, len(ops))
+
+    def adapt_window(self, interrupted, submitted):
+        """Keep the kills landing in the middle of work however fast the machine is.
+
+        A fixed window lets a fast or idle machine finish every task before the
+        kill (the round then proves nothing) and a loaded one never start them:
+        shrink the window after a round where everything ended, widen it after
+        one where nothing did.
+        """
+        if submitted and interrupted == 0:
+            self.window = max(0.005, self.window * 0.6)
+        elif submitted and interrupted == submitted:
+            self.window = min(1.0, self.window * 1.5)
 
     def assert_no_children_left(self, ctx):
         """No qemu-img of the killed daemon goes on writing under recovery."""
