@@ -763,7 +763,7 @@ static bool enospc_served(const struct xq_item *it, const struct drive *snap)
 	if (!dom || virDomainGetState(dom, &state, &reason, 0) < 0)
 		return false;
 	bool paused = state != VIR_DOMAIN_RUNNING;
-	if (paused && virDomainGetBlockInfo(dom, snap->dev, &info, 0) < 0)
+	if (paused && (state != VIR_DOMAIN_PAUSED || virDomainGetBlockInfo(dom, snap->dev, &info, 0) < 0))
 		return false;
 	{
 		MUTEX_SCOPE(&mon.lock);
