@@ -26,5 +26,6 @@ bool thin_enospc_has_room(uint64_t lv_size, uint64_t allocation, uint64_t chunk,
 {
 	if (retried_at != THIN_NOT_RETRIED && allocation <= retried_at)
 		return false;
-	return allocation <= lv_size && lv_size - allocation >= chunk;
+	/* half a chunk: far from both cases (a few MiB in flight; a chunk) */
+	return allocation <= lv_size && lv_size - allocation > chunk / 2;
 }

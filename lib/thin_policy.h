@@ -35,9 +35,11 @@ uint64_t thin_threshold(uint64_t lv_size, uint64_t chunk, unsigned watermark_per
  * beside it: libvirt's I/O error event can reach the monitor after the extend
  * that made room). lv_size: the LV as the VM's qemu sees it now (refreshed);
  * allocation: qemu's write high-water mark on it. qcow2 allocates at its
- * image's end, so the write that failed started at about the allocation and
- * was shorter than a chunk: an LV with a whole chunk beyond the allocation
- * grew after that write failed (an extend adds a chunk). retried_at: the
+ * image's end: when a write fails at the LV's end, the allocation is within
+ * the writes in flight (a few MiB) of that end, and may pass it by as much
+ * (writes that reached the LV after it grew); an extend since put a chunk more
+ * past it. So more than half a chunk free past the allocation: the LV grew
+ * after the write failed. retried_at: the
  * allocation when the VM was last resumed without an extend
  * (THIN_NOT_RETRIED: it was not); a VM that paused again without writing past
  * it (qemu's high-water mark starts at 0 with its process, so it can be low)

@@ -68,20 +68,24 @@ static void test_enospc_after_the_extend_that_made_room(void **state)
 	/* qemu wrote up to just under the old end (4 MiB pieces, qcow2 metadata) */
 	assert_true(thin_enospc_has_room(512 * MiB, 380 * MiB, chunk, THIN_NOT_RETRIED));
 	assert_true(thin_enospc_has_room(512 * MiB, 384 * MiB, chunk, THIN_NOT_RETRIED));
+	/* or a little past it: writes in flight that reached the LV after it grew
+	 * (its first run with "a whole chunk free" as the rule still extended) */
+	assert_true(thin_enospc_has_room(512 * MiB, 388 * MiB, chunk, THIN_NOT_RETRIED));
 	/* with the default policy too: 1 GiB chunks, the VM paused at 4 GiB, the LV is 5 GiB */
 	assert_true(thin_enospc_has_room(5 * GiB, 4 * GiB - 3 * MiB, GiB, THIN_NOT_RETRIED));
 }
 
 /* The ENOSPC came before any extend for it: the LV is still the size the
- * write failed at, a whole chunk is not free past what qemu wrote: extend. */
+ * write failed at, not half a chunk is free past what qemu wrote: extend. */
 static void test_enospc_before_the_extend_needs_one(void **state)
 {
 	(void)state;
 	uint64_t chunk = 128 * MiB;
 	assert_false(thin_enospc_has_room(384 * MiB, 380 * MiB, chunk, THIN_NOT_RETRIED));
 	assert_false(thin_enospc_has_room(384 * MiB, 384 * MiB, chunk, THIN_NOT_RETRIED));
-	/* one byte short of a chunk free */
-	assert_false(thin_enospc_has_room(512 * MiB, 384 * MiB + 1, chunk, THIN_NOT_RETRIED));
+	/* half a chunk free is not more than half: not grown since (a chunk, less what was in flight) */
+	assert_false(thin_enospc_has_room(448 * MiB, 384 * MiB, chunk, THIN_NOT_RETRIED));
+	assert_true(thin_enospc_has_room(448 * MiB + 1, 384 * MiB, chunk, THIN_NOT_RETRIED));
 	/* qemu wrote past what this host saw of the LV (another host grew it, not refreshed here) */
 	assert_false(thin_enospc_has_room(384 * MiB, 400 * MiB, chunk, THIN_NOT_RETRIED));
 }
@@ -102,7 +106,7 @@ static void test_enospc_again_without_progress_extends(void **state)
 	assert_true(thin_enospc_has_room(640 * MiB, 500 * MiB, chunk, 380 * MiB));
 	/* no overflow at the top of the range */
 	assert_true(thin_enospc_has_room(UINT64_MAX, UINT64_MAX - chunk, chunk, THIN_NOT_RETRIED));
-	assert_false(thin_enospc_has_room(UINT64_MAX, UINT64_MAX - chunk + 1, chunk, THIN_NOT_RETRIED));
+	assert_false(thin_enospc_has_room(UINT64_MAX, UINT64_MAX - chunk / 2, chunk, THIN_NOT_RETRIED));
 }
 
 int main(void)
