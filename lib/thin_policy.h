@@ -37,11 +37,11 @@ uint64_t thin_threshold(uint64_t lv_size, uint64_t chunk, unsigned watermark_per
  * allocation: qemu's write high-water mark on it. qcow2 allocates at its
  * image's end: when a write fails at the LV's end, the allocation is within
  * the writes in flight (a few MiB) of that end, and may pass it by as much
- * (writes that reached the LV after it grew); an extend since put a chunk more
- * past it. So more than half a chunk free past the allocation: the LV grew
- * after the write failed. retried_at: the
- * allocation when the VM was last resumed without an extend
- * (THIN_NOT_RETRIED: it was not); a VM that paused again without writing past
- * it (qemu's high-water mark starts at 0 with its process, so it can be low)
- * needs more than a resume. */
+ * (writes that reached the LV after it grew); an extend since put a chunk
+ * more past it. So with more than half a chunk free past the allocation, the
+ * LV grew after the write failed. retried_at: the allocation when the VM was
+ * last resumed without an extend (THIN_NOT_RETRIED: it was not); a VM that
+ * paused again without writing past it needs more than a resume (qemu's
+ * high-water mark starts at 0 with its process, so a low one can look like
+ * room). */
 bool thin_enospc_has_room(uint64_t lv_size, uint64_t allocation, uint64_t chunk, uint64_t retried_at);
