@@ -14,8 +14,11 @@ retried. One guest, no sanlock (the agent extends directly); not in CI (the nest
 alone takes 1-2 minutes).
 
 Figures: thin_enospc_pauses (VM pauses the monitor saw), thin_enospc_resumes (its resumes),
-thin_enospc_extends, thin_enospc_written_mib (what the guest wrote and reported done),
-thin_enospc_intact_mib (read back with the pattern after the VM ended), thin_enospc_write_s.
+thin_enospc_extends, thin_enospc_had_room (ENOSPC errors that reached the monitor after the
+extend that made their room: resumed without another), thin_enospc_written_mib (what the guest
+wrote and reported done), thin_enospc_intact_mib (read back with the pattern after the VM
+ended), thin_enospc_write_s. Exit 1 unless all was written and reads back, every pause was
+resumed (pauses == resumes), and the extends are exactly what the data needs (no chunk past it).
 Run as root: python3 bench/thin_enospc.py [BUILD_DIR]; knob SANPOOL_BENCH_ENOSPC_MIB
 (default 384: three chunks past the first LV).
 """
@@ -129,6 +132,8 @@ def main():
         written = int(text.split("WRITER-DONE", 1)[1].split()[0])
         s = thinvm.wait_until("the monitor settled", lambda: thinvm.settled(h, acc["volume"]), timeout=300)
         extends = [e for e in s["recent_extends"] if e["volume"] == acc["volume"]]
+        # the first LV plus chunks, until it holds what was written and qcow2's metadata
+        needed = (mib * MiB - CHUNK) // CHUNK + 1
         note("extends (from -> to MiB, ms, paused): %s" % " ".join(
             "%d->%d,%.0f,%s" % (e["from"] // MiB, e["to"] // MiB, e["latency_us"] / 1000.0, e.get("vm_paused"))
             for e in extends))
@@ -137,14 +142,17 @@ def main():
         intact = written if rc == 0 and "Pattern verification failed" not in out and "fail" not in out.lower() else 0
         if not intact:
             note("read back: %s" % out[-1000:])
-        note("monitor: %s" % {k: s[k] for k in ("vm_pauses", "vm_resumes", "extends") if k in s})
+        note("monitor: %s; %d extends needed" % (
+            {k: s[k] for k in ("vm_pauses", "vm_resumes", "enospc_had_room", "extends") if k in s}, needed))
         print("figure thin_enospc_pauses %d count" % s["vm_pauses"])
         print("figure thin_enospc_resumes %d count" % s["vm_resumes"])
         print("figure thin_enospc_extends %d count" % len(extends))
+        print("figure thin_enospc_had_room %d count" % s.get("enospc_had_room", 0))
         print("figure thin_enospc_written_mib %d MiB" % written)
         print("figure thin_enospc_intact_mib %d MiB" % intact)
         print("figure thin_enospc_write_s %.0f s" % write_s)
-        return 0 if intact == written == mib and s["vm_resumes"] == s["vm_pauses"] > 0 else 1
+        return 0 if (intact == written == mib and s["vm_resumes"] == s["vm_pauses"] > 0
+                     and len(extends) == needed) else 1
 
 
 if __name__ == "__main__":

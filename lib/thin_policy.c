@@ -21,3 +21,11 @@ uint64_t thin_threshold(uint64_t lv_size, uint64_t chunk, unsigned watermark_per
 	uint64_t free_min = chunk / 100 * (100 - watermark_percent) + chunk % 100 * (100 - watermark_percent) / 100;
 	return lv_size > free_min ? lv_size - free_min : 0;
 }
+
+bool thin_enospc_has_room(uint64_t lv_size, uint64_t allocation, uint64_t chunk, uint64_t retried_at)
+{
+	if (retried_at != THIN_NOT_RETRIED && allocation <= retried_at)
+		return false;
+	/* half a chunk: far from both cases (a few MiB in flight; a chunk) */
+	return allocation <= lv_size && lv_size - allocation > chunk / 2;
+}

@@ -41,6 +41,9 @@ struct drive {
 	uint64_t allocation; /* qemu's write high-water mark, last seen */
 	uint64_t capacity;   /* virtual size */
 	bool enospc;         /* paused for ENOSPC on it since its last extend */
+	bool enospc_seen;    /* an ENOSPC error stopped its VM since the VM last ran */
+	bool pause_counted;  /* its VM's pause is counted in vm_pauses (until it runs again) */
+	uint64_t retried_at; /* allocation when its VM was resumed without an extend (THIN_NOT_RETRIED) */
 	bool extending;      /* an extend is queued or running */
 	bool full;           /* the LV has its largest size: no threshold any more */
 	bool seen;           /* in the last scan */
@@ -69,6 +72,7 @@ static struct {
 	char last_error[1100];
 	struct hashmap *drives; /* "<vm uuid>/<dev>" -> struct drive */
 	uint64_t connects, events_threshold, events_enospc, extends, extend_failures, pauses, resumes;
+	uint64_t enospc_had_room;
 	struct recent recent[RECENT];
 	size_t recent_n, recent_next;
 
@@ -194,14 +198,64 @@ static void queue_extend_locked(struct drive *d, unsigned flag)
 
 /* ---- libvirt events (in the event loop thread: no blocking call here) ---- */
 
+/* Whether VM vm's pause is counted already. */
+static bool pause_counted_locked(const char *vm)
+{
+	size_t pos = 0;
+	void *val;
+	while (hashmap_next(mon.drives, &pos, NULL, &val) == 0) {
+		const struct drive *d = val;
+		if (d->pause_counted && strcmp(d->vm, vm) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Counts the pause of d's VM for ENOSPC on d in vm_pauses, once per pause
+ * (qemu reports an error per write that failed, libvirt an event per error):
+ * the mark stays on the VM's drives until it runs again. */
+static void count_pause_locked(const struct drive *d, const char *how)
+{
+	if (pause_counted_locked(d->vm))
+		return;
+	size_t pos = 0;
+	void *val;
+	while (hashmap_next(mon.drives, &pos, NULL, &val) == 0) {
+		struct drive *o = val;
+		if (strcmp(o->vm, d->vm) == 0)
+			o->pause_counted = true;
+	}
+	mon.pauses++;
+	log_warning("thin monitor: VM %s (%s) %s: no space left on volume %s (drive %s, LV %" PRIu64 " bytes)",
+		    d->vm_name, d->vm, how, d->ref.volume, d->dev, d->lv_size);
+}
+
 static int on_lifecycle(virConnectPtr c, virDomainPtr dom, int event, int detail, void *opaque)
 {
-	(void)c, (void)dom, (void)detail, (void)opaque;
-	if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_RESUMED ||
-	    event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_SHUTDOWN) {
-		MUTEX_SCOPE(&mon.lock);
-		wake_manager_locked(true);
+	char vm[VIR_UUID_STRING_BUFLEN];
+	(void)c, (void)opaque;
+	bool known = virDomainGetUUIDString(dom, vm) == 0;
+
+	bool suspended = event == VIR_DOMAIN_EVENT_SUSPENDED && detail == VIR_DOMAIN_EVENT_SUSPENDED_IOERROR;
+	bool runs_or_ends = event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_RESUMED ||
+			    event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_SHUTDOWN;
+	size_t pos = 0;
+	void *val;
+
+	MUTEX_SCOPE(&mon.lock);
+	while (known && (suspended || runs_or_ends) && hashmap_next(mon.drives, &pos, NULL, &val) == 0) {
+		struct drive *d = val;
+		if (strcmp(d->vm, vm) != 0)
+			continue;
+		/* one event per transition into paused: libvirt queues the I/O
+		 * error events of the write that stopped the VM before it */
+		if (suspended && d->enospc_seen)
+			count_pause_locked(d, "paused");
+		if (runs_or_ends)
+			d->enospc_seen = d->pause_counted = false;
 	}
+	if (runs_or_ends)
+		wake_manager_locked(true);
 	return 0;
 }
 
@@ -243,7 +297,7 @@ static void on_io_error(virConnectPtr c, virDomainPtr dom, const char *src_path,
 			const char *reason, void *opaque)
 {
 	char vm[VIR_UUID_STRING_BUFLEN];
-	(void)c, (void)alias, (void)action, (void)opaque;
+	(void)c, (void)alias, (void)opaque;
 
 	if (!reason || strcmp(reason, "enospc") != 0 || virDomainGetUUIDString(dom, vm) < 0)
 		return;
@@ -252,11 +306,11 @@ static void on_io_error(virConnectPtr c, virDomainPtr dom, const char *src_path,
 	if (!d)
 		return; /* not one of our volumes: not ours to resume */
 	mon.events_enospc++;
-	if (!d->enospc) {
-		mon.pauses++;
-		log_warning("thin monitor: VM %s (%s) paused: no space left on volume %s (drive %s, LV %" PRIu64
-			    " bytes)", d->vm_name, vm, d->ref.volume, d->dev, d->lv_size);
-	}
+	/* the pause is counted at its lifecycle event, which follows */
+	if (action == VIR_DOMAIN_EVENT_IO_ERROR_PAUSE)
+		d->enospc_seen = true;
+	log_debug("thin monitor: VM %s drive %s (volume %s): a write failed for lack of space", vm, d->dev,
+		  d->ref.volume);
 	d->enospc = true;
 	queue_extend_locked(d, XQ_ENOSPC);
 }
@@ -504,6 +558,7 @@ static void scan_drive(virDomainPtr dom, const char *vm, const char *vm_name, vi
 		d->lv_size = lv_size;
 		d->allocation = alloc;
 		d->capacity = cap;
+		d->retried_at = THIN_NOT_RETRIED;
 		d->seen = true;
 		hashmap_put(mon.drives, key, d);
 		log_info("thin monitor: watching VM %s (%s) drive %s: volume %s of image %s, LV %" PRIu64
@@ -529,11 +584,11 @@ static void check_paused(virDomainPtr dom, const char *vm)
 		for (int i = 0; i < n; i++) {
 			struct drive *d = errs[i].error == VIR_DOMAIN_DISK_ERROR_NO_SPACE ?
 						  drive_find_locked(vm, errs[i].disk, NULL) : NULL;
-			if (!d || d->enospc || d->extending || d->full)
+			if (!d)
 				continue;
-			mon.pauses++;
-			log_warning("thin monitor: VM %s (%s) found paused: no space left on volume %s (drive %s)",
-				    d->vm_name, vm, d->ref.volume, d->dev);
+			count_pause_locked(d, "found paused");
+			if (d->enospc || d->extending || d->full)
+				continue;
 			d->enospc = true;
 			queue_extend_locked(d, XQ_ENOSPC);
 		}
@@ -691,13 +746,51 @@ static bool wait_quit(int ms)
 	return mon.quit;
 }
 
-static bool vm_running(const char *vm)
+/* An ENOSPC with no threshold event beside it needs no extend when an extend
+ * that ended before it reached us made the room already: libvirt's I/O error
+ * event can come after it (seen with a real guest writing). Decided on what
+ * the VM's qemu and the LV say, not on when the event came: the VM runs again
+ * (a VM still short of room pauses again, with a new event), or the LV has the
+ * room the failed write wanted (thin_enospc_has_room) and the VM is resumed.
+ * True when the request is served so. */
+static bool enospc_served(const struct xq_item *it, const struct drive *snap)
 {
 	_cleanup_(conn_put) virConnectPtr c = conn_get();
-	_cleanup_(domain_put) virDomainPtr dom = c ? virDomainLookupByUUIDString(c, vm) : NULL;
+	_cleanup_(domain_put) virDomainPtr dom = c ? virDomainLookupByUUIDString(c, snap->vm) : NULL;
+	virDomainBlockInfo info;
 	int state, reason;
 
-	return dom && virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_RUNNING;
+	if (!dom || virDomainGetState(dom, &state, &reason, 0) < 0)
+		return false;
+	bool paused = state != VIR_DOMAIN_RUNNING;
+	if (paused && (state != VIR_DOMAIN_PAUSED || virDomainGetBlockInfo(dom, snap->dev, &info, 0) < 0))
+		return false;
+	{
+		MUTEX_SCOPE(&mon.lock);
+		struct drive *d = drive_of_volume_locked(it->volume);
+		if (!d)
+			return true; /* its VM went away */
+		if (paused && !thin_enospc_has_room(d->lv_size, info.allocation, mon.s.chunk, d->retried_at))
+			return false;
+		d->extending = false;
+		d->enospc = false;
+		if (!paused) {
+			log_info("thin monitor: VM %s drive %s: its ENOSPC was served by the last extend (it runs)",
+				 d->vm_name, d->dev);
+			return true;
+		}
+		d->allocation = info.allocation;
+		d->retried_at = info.allocation;
+		mon.enospc_had_room++;
+		/* the same pause's later errors are served by this resume too */
+		if (xq_take(mon.xq, it->volume) & XQ_THRESHOLD)
+			queue_extend_locked(d, XQ_THRESHOLD);
+		log_info("thin monitor: VM %s drive %s: volume %s has room (LV %" PRIu64 " bytes, qemu wrote up to %llu): "
+			 "an earlier extend served its ENOSPC, resuming it without another",
+			 d->vm_name, d->dev, it->volume, d->lv_size, info.allocation);
+	}
+	maybe_resume(dom, snap->vm);
+	return true;
 }
 
 static void serve(const struct xq_item *it)
@@ -713,21 +806,8 @@ static void serve(const struct xq_item *it)
 			return; /* its VM went away */
 		snap = *d;
 	}
-	/* libvirt's ENOSPC event can come after the extend that made room has
-	 * ended and resumed the VM (seen with a real guest writing): the VM runs
-	 * again, there is nothing to grow for that event. A VM still short of
-	 * room pauses again, with a new event. */
-	if (it->flags == XQ_ENOSPC && vm_running(snap.vm)) {
-		MUTEX_SCOPE(&mon.lock);
-		struct drive *d = drive_of_volume_locked(it->volume);
-		if (d) {
-			d->extending = false;
-			d->enospc = false;
-		}
-		log_info("thin monitor: VM %s drive %s: its ENOSPC was served by the last extend (it runs)",
-			 snap.vm_name, snap.dev);
+	if (it->flags == XQ_ENOSPC && enospc_served(it, &snap))
 		return;
-	}
 	uint64_t want = snap.lv_size + mon.s.chunk;
 	for (int attempt = 1; attempt <= EXTEND_TRIES; attempt++) {
 		r = extend_volume(it->domain, it->image, it->volume, want, &res);
@@ -761,6 +841,7 @@ static void serve(const struct xq_item *it)
 		}
 		d->lv_size = res.to;
 		d->enospc = false;
+		d->retried_at = THIN_NOT_RETRIED;
 		/* capped: what the full capacity needs; no threshold from now on */
 		d->full = res.to < want;
 		if (d->full)
@@ -922,6 +1003,7 @@ static json_object *summary_locked(void)
 	add_u64(o, "extend_failures", mon.extend_failures);
 	add_u64(o, "vm_pauses", mon.pauses);
 	add_u64(o, "vm_resumes", mon.resumes);
+	add_u64(o, "enospc_had_room", mon.enospc_had_room);
 	add_u64(o, "threshold_events", mon.events_threshold);
 	add_u64(o, "enospc_events", mon.events_enospc);
 	if (mon.xq) {
