@@ -68,6 +68,7 @@ def poll(fn, what, timeout=60):
 
 
 class DevicesTest(ClusterTestCase):
+    SHARE = "two_hosts"  # with test_thin.py's ThinTest, which runs after this class (ctest)
     CLUSTER = {"n": 2, "extra_targets": [
         {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
         {"name": "grow", "size": 1 * GiB, "initiators": None},
