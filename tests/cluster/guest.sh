@@ -126,14 +126,15 @@ mkfifo /run/cmd-wait
 # The command loop, in busybox's shell: it waits with read -t on a FIFO that no one
 # writes to, so an idle turn starts no process (each fork + exec costs an emulated CPU
 # ~50 ms; dash's loop with sleep, mv and rm kept an idle guest half busy). /io/cmd/N.sh
-# (N = 1, 2, ...; the harness renames each into place whole) runs in turn; its output
+# (N = 1, 2, ...; the harness renames each into place whole) runs in turn, in /bin/sh
+# by path (a bare "sh" here is busybox's, which prefers its own cmp, dd...); its output
 # goes to /io/out/N.out, then its exit status to /io/out/N.rc in one write.
 exec /bin/busybox sh -c '
 exec 3<> /run/cmd-wait
 n=1
 while :; do
 	if [ -e /io/cmd/$n.sh ]; then
-		sh /io/cmd/$n.sh > /io/out/$n.out 2>&1 < /dev/null
+		/bin/sh /io/cmd/$n.sh > /io/out/$n.out 2>&1 < /dev/null
 		echo $? > /io/out/$n.rc
 		n=$((n + 1))
 	else
