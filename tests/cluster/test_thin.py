@@ -44,8 +44,8 @@ class ThinTest(ClusterTestCase):
 
     # --- helpers ---------------------------------------------------------------------
     def wwid(self, host):
-        """The boot LUN's (target 1: every guest logs in to it at boot; test_devices.py, whose
-        cluster this is, connects more LUNs)."""
+        """The boot LUN's (target 1, which every guest logs in to at boot): test_devices.py,
+        which runs first on this cluster, connects more LUNs."""
         st, body = host.get("/v1/devices")
         self.assertEqual(st, 200, body)
         wwids = {d["wwid"] for d in body["devices"] if any(p["target"] == IQN for p in d["paths"])}
