@@ -68,6 +68,7 @@ def poll(fn, what, timeout=60):
 
 
 class DevicesTest(ClusterTestCase):
+    SHARE = "two_hosts"  # with test_thin.py's ThinTest, which runs after this class (ctest)
     CLUSTER = {"n": 2, "extra_targets": [
         {"name": "chap", "size": 1 * GiB, "initiators": [1], "chap": (CHAP_USER, CHAP_SECRET)},
         {"name": "grow", "size": 1 * GiB, "initiators": None},
@@ -480,8 +481,14 @@ class DevicesTest(ClusterTestCase):
                             st, acc = h1.request("DELETE", "/v1/domains/%s/images/%s" % (d["uuid"], i["uuid"]))
                             if st == 202:
                                 h1.wait_task(acc["task"], timeout=300)
-                        h1.request("DELETE", "/v1/domains/" + d["uuid"])
-            h1.run("dmsetup remove sp-slow; dmsetup remove sp-flaky")
+                        st, acc = h1.request("DELETE", "/v1/domains/" + d["uuid"])
+                        if st == 202:
+                            h1.wait_task(acc["task"], timeout=300)
+            # the boot LUN free again for the next class on this cluster (test_thin.py's pool):
+            # udev's rules still look at a device whose PV label just went (--retry)
+            rc, out = h1.run("udevadm settle; dmsetup remove --retry sp-slow; dmsetup remove --retry sp-flaky; "
+                             "dmsetup ls")
+            self.assertNotIn("sp-", out, "the test's mappings removed")
 
 
 if __name__ == "__main__":

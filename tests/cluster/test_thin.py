@@ -25,7 +25,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ClusterTestCase, GiB, MiB  # noqa: E402
+from harness import IQN, ClusterTestCase, GiB, MiB  # noqa: E402
 import thinvm  # noqa: E402
 
 INITIAL = 256 * MiB
@@ -39,13 +39,17 @@ def pattern(i):
 
 
 class ThinTest(ClusterTestCase):
+    SHARE = "two_hosts"  # after test_devices.py's DevicesTest (ctest), on the LUN it leaves free
     CLUSTER = {"n": 2, "memory_mib": 1536, "libvirt": True, "conf": CONF, "sanlock_io_timeout": 5}
 
     # --- helpers ---------------------------------------------------------------------
     def wwid(self, host):
-        rc, out = host.run('multipathd show paths format "%w"', check=True)
-        wwids = {line.split()[0] for line in out.splitlines()[1:] if line.strip()}
-        self.assertEqual(len(wwids), 1, out)
+        """The boot LUN's (target 1, which every guest logs in to at boot): test_devices.py,
+        which runs first on this cluster, connects more LUNs."""
+        st, body = host.get("/v1/devices")
+        self.assertEqual(st, 200, body)
+        wwids = {d["wwid"] for d in body["devices"] if any(p["target"] == IQN for p in d["paths"])}
+        self.assertEqual(len(wwids), 1, body)
         return wwids.pop()
 
     def task(self, host, st, acc):
