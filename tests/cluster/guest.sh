@@ -2,12 +2,13 @@
 # PID 1 of a cluster test guest (run by the initramfs on the overlay root).
 # Parameters come from the kernel command line, as environment variables:
 #   sp_hn host name, sp_hid sanpoold host_id, sp_iqn target IQN,
-#   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
+#   sp_ports the target's portal ports (at 10.0.2.2; comma-separated), sp_bin sanpoold,
 #   sp_mpconf the project's multipath.conf, sp_pki the cluster's certificates
 #   (scripts/make-certs: the API is mutual TLS, as on a real host),
 #   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off),
 #   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
-#   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)).
+#   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)),
+#   sp_role "array": this guest is the cluster's ALUA array (lio-array.sh), not a host.
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
 # with their output in /io/out/N.out and exit status in /io/out/N.rc.
@@ -27,13 +28,15 @@ fail() { say "SANPOOL-GUEST-FAILED $*"; sleep 2; echo 1 > /proc/sys/kernel/sysrq
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 io /io || fail "io mount"
 exec >/io/guest.log 2>&1
 set -x
-modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod || fail "modprobe"
+# scsi_dh_alua before any SCSI scan: it attaches to ALUA LUNs as they appear
+modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod scsi_dh_alua || fail "modprobe"
 hostname "$sp_hn"
 ip link set lo up
 ip link set eth0 up || fail "no eth0"
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "guest $sp_hn: network up"
+[ "$sp_role" = array ] && . "${sp_guest%/*}/lio-array.sh"
 
 /lib/systemd/systemd-udevd --daemon || fail "udevd"
 udevadm trigger --action=add
@@ -41,7 +44,7 @@ udevadm settle --timeout=60
 
 echo "InitiatorName=iqn.2026-11.org.sanpool.test:$sp_hn" > /etc/iscsi/initiatorname.iscsi
 iscsid || fail "iscsid"
-for p in "$sp_p1" "$sp_p2"; do
+for p in $(echo "$sp_ports" | tr ',' ' '); do
 	iscsiadm -m node -o new -T "$sp_iqn" -p "10.0.2.2:$p" || fail "iscsi node $p"
 done
 iscsiadm -m node -L all || fail "iscsi login"
@@ -53,9 +56,9 @@ udevadm settle --timeout=60
 i=0
 while :; do
 	n=$(multipathd show paths format "%w %T" 2>/dev/null | grep -c " ready")
-	[ "$n" -ge 2 ] && [ -n "$(ls /dev/mapper | grep -v '^control$')" ] && break
+	[ "$n" -ge "$(echo "$sp_ports" | tr ',' '\n' | grep -c .)" ] && [ -n "$(ls /dev/mapper | grep -v '^control$')" ] && break
 	i=$((i + 1))
-	[ $i -ge 300 ] && fail "multipath map with two ready paths"
+	[ $i -ge 300 ] && fail "multipath map with every path ready"
 	sleep 0.2
 done
 udevadm settle --timeout=60
@@ -116,17 +119,4 @@ mkdir -p /var/lib/sanpool
 echo $! > /run/sanpoold.pid
 say "SANPOOL-GUEST-READY $sp_hn"
 
-set +x
-mkdir -p /io/cmd /io/out
-while :; do
-	for f in /io/cmd/*.sh; do
-		[ -e "$f" ] || continue
-		n=${f##*/}
-		n=${n%.sh}
-		sh "$f" > "/io/out/$n.out" 2>&1 < /dev/null
-		echo $? > "/io/out/$n.rc.tmp"
-		mv "/io/out/$n.rc.tmp" "/io/out/$n.rc"
-		rm -f "$f"
-	done
-	sleep 0.1
-done
+exec sh "${sp_guest%/*}/run-commands.sh"
