@@ -1,7 +1,6 @@
 #include "lib/alua.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,14 +61,14 @@ static int read_attr(const char *sysfs, const char *dev, const char *attr, char 
 
 int alua_port_read(const char *sysfs, const char *dev, struct alua_port *ret)
 {
-	_cleanup_free_ char *vpd = NULL, *state = NULL, *pref = NULL;
-	_cleanup_free_ char *path = xasprintf("%s/block/%s/device/vpd_pg83", sysfs, dev);
+	_cleanup_free_ char *vpd = NULL, *state = NULL, *pref = NULL, *path = NULL;
 	struct alua_port p = { .relative_port = -1 };
 	size_t len = 0;
 	int r;
 
-	if (strchr(dev, '/'))
+	if (!dev[0] || strchr(dev, '/'))
 		return -EINVAL;
+	path = xasprintf("%s/block/%s/device/vpd_pg83", sysfs, dev);
 	if ((r = read_file(path, 1 << 16, &vpd, &len)) < 0)
 		return r;
 	if ((r = alua_parse_vpd83((const unsigned char *)vpd, len, &p.group, &p.relative_port)) < 0)
