@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/alua.h"
 #include "lib/connections.h"
 #include "lib/device_sharing.h"
 #include "lib/iscsi.h"
@@ -352,6 +353,21 @@ static const char *map_status(const struct mp_map *m)
 	return usable == 0 ? "failed" : usable < m->n_paths ? "degraded" : "healthy";
 }
 
+/* The array's target port group of path dev (a controller, numbered alike on
+ * every host) and its ALUA state; null for a LUN without ALUA. */
+static json_object *alua_json(const char *dev)
+{
+	struct alua_port a;
+	if (alua_port_read("/sys", dev, &a) < 0)
+		return NULL;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "target_port_group", json_object_new_int(a.group));
+	json_object_object_add(o, "relative_port", a.relative_port < 0 ? NULL : json_object_new_int(a.relative_port));
+	json_object_object_add(o, "access_state", a.access_state[0] ? json_object_new_string(a.access_state) : NULL);
+	json_object_object_add(o, "preferred", json_object_new_boolean(a.preferred));
+	return o;
+}
+
 static json_object *path_json(const struct mp_path *p)
 {
 	json_object *o = json_object_new_object();
@@ -364,8 +380,10 @@ static json_object *path_json(const struct mp_path *p)
 	json_object_object_add(o, "checker_state", json_object_new_string(p->check_state));
 	json_object_object_add(o, "device_state", json_object_new_string(p->dev_state));
 	json_object_object_add(o, "group", json_object_new_int(p->group));
+	json_object_object_add(o, "group_state", json_object_new_string(p->group_state));
 	json_object_object_add(o, "priority", json_object_new_int(p->priority));
 	json_object_object_add(o, "target", p->target[0] ? json_object_new_string(p->target) : NULL);
+	json_object_object_add(o, "alua", alua_json(p->dev));
 	return o;
 }
 
@@ -553,8 +571,15 @@ static void manage_connected_luns(const struct mp_path_line *paths, size_t n)
 	}
 	/* sorted: the same LUNs always give the same file, and no needless reconfigure */
 	qsort(wwids, nw, sizeof(*wwids), cmp_cstr);
-	if ((nw > 0 || path_exists(MULTIPATH_DROPIN)) && multipath_conf_apply(MULTIPATH_DROPIN, wwids, nw) < 0)
+	/* a LUN is ALUA when any of its paths names a target port group */
+	bool *alua = xcalloc(nw + 1, sizeof(*alua));
+	struct alua_port port;
+	for (size_t w = 0; w < nw; w++)
+		for (size_t i = 0; i < n && !alua[w]; i++)
+			alua[w] = strcmp(paths[i].wwid, wwids[w]) == 0 && alua_port_read("/sys", paths[i].path.dev, &port) == 0;
+	if ((nw > 0 || path_exists(MULTIPATH_DROPIN)) && multipath_conf_apply(MULTIPATH_DROPIN, wwids, alua, nw) < 0)
 		log_warning("multipath: %s", sp_error_last()->message);
+	free(alua);
 	free(wwids);
 	for (size_t d = 0; disks[d]; d++)
 		free(disks[d]);

@@ -40,7 +40,7 @@ void multipath_maps_free(struct mp_map *maps, size_t n)
 	free(maps);
 }
 
-static void parse_path(json_object *jp, int group, struct mp_path *p)
+static void parse_path(json_object *jp, int group, const char *group_state, struct mp_path *p)
 {
 	copy_str(p->dev, sizeof(p->dev), jp, "dev");
 	copy_str(p->dev_t, sizeof(p->dev_t), jp, "dev_t");
@@ -52,6 +52,7 @@ static void parse_path(json_object *jp, int group, struct mp_path *p)
 		p->target[0] = '\0';
 	p->priority = get_int(jp, "pri");
 	p->group = group;
+	set_str(p->group_state, sizeof(p->group_state), group_state);
 }
 
 static int parse_map(json_object *jm, struct mp_map *m)
@@ -75,10 +76,13 @@ static int parse_map(json_object *jm, struct mp_map *m)
 		if (!paths || !json_object_is_type(paths, json_type_array))
 			return -SP_E_TOOL_FAILED;
 		int group = get_int(jg, "group");
+		char state[16];
+		copy_str(state, sizeof(state), jg, "dm_st");
 		for (size_t i = 0; i < json_object_array_length(paths); i++) {
 			m->paths = xrealloc(m->paths, (m->n_paths + 1) * sizeof(*m->paths));
 			memset(&m->paths[m->n_paths], 0, sizeof(*m->paths));
-			parse_path(json_object_array_get_idx(paths, i), group ? group : (int)g + 1, &m->paths[m->n_paths]);
+			parse_path(json_object_array_get_idx(paths, i), group ? group : (int)g + 1, state,
+				   &m->paths[m->n_paths]);
 			m->n_paths++;
 		}
 	}
@@ -234,8 +238,15 @@ int multipath_list_paths(struct mp_path_line **ret, size_t *ret_n)
  *   through a short loss of every path and then fails, so a dead LUN cannot hang sanlock's
  *   renewals or qemu forever (queue forever is what sanlock's docs warn against);
  * - group_by_prio + failback immediate: path groups follow the array's (ALUA) priorities
- *   and every host returns to the same preferred group once it is back. */
-char *multipath_conf_render(const char *const *wwids, size_t n)
+ *   and every host returns to the same preferred group once it is back, whatever the
+ *   host's own policy (multibus would drive one LUN through both controllers at once,
+ *   failover through whichever path came first);
+ * - prio alua on a LUN that reports ALUA target port groups: the priority comes from the
+ *   array's answer (REPORT TARGET PORT GROUPS), the same on every host. multipathd's
+ *   detect_prio (on by default) picks sysfs or alua for such LUNs by itself; this entry
+ *   holds when a host turned detect_prio off. Not on other LUNs: the alua prioritizer
+ *   fails there (and says so at every check). */
+char *multipath_conf_render(const char *const *wwids, const bool *alua, size_t n)
 {
 	char *text = xstrdup("# Written by sanpoold: one entry per LUN sanpool uses; do not edit.\n"
 			     "multipaths {\n");
@@ -245,10 +256,11 @@ char *multipath_conf_render(const char *const *wwids, size_t n)
 				       "\t\talias \"%s\"\n"
 				       "\t\tuser_friendly_names no\n"
 				       "\t\tpath_grouping_policy group_by_prio\n"
+				       "%s"
 				       "\t\tfailback immediate\n"
 				       "\t\tno_path_retry 12\n"
 				       "\t}\n",
-				       text, wwids[i], wwids[i]);
+				       text, wwids[i], wwids[i], alua && alua[i] ? "\t\tprio alua\n" : "");
 		free(text);
 		text = next;
 	}
@@ -257,12 +269,12 @@ char *multipath_conf_render(const char *const *wwids, size_t n)
 	return done;
 }
 
-int multipath_conf_apply(const char *path, const char *const *wwids, size_t n)
+int multipath_conf_apply(const char *path, const char *const *wwids, const bool *alua, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!multipath_wwid_is_valid(wwids[i]))
 			return sp_bad_field("wwid", "%s is not a valid WWID", wwids[i]);
-	_cleanup_free_ char *text = multipath_conf_render(wwids, n);
+	_cleanup_free_ char *text = multipath_conf_render(wwids, alua, n);
 	_cleanup_free_ char *old = NULL;
 	_cleanup_free_ char *dir = path_dirname(path);
 	size_t len = 0;

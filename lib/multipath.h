@@ -15,6 +15,7 @@ struct mp_path {
 	char dev_state[16];   /* running | offline | ...: the SCSI device */
 	int priority;
 	int group;            /* path group number, 1-based */
+	char group_state[16]; /* the group's dm state: active (carries the I/O) | enabled | disabled */
 	char target[224];     /* the iSCSI target (target_wwnn), "" if none */
 };
 
@@ -55,12 +56,13 @@ int multipath_list(struct mp_map **ret_maps, size_t *ret_n);
 int multipath_list_paths(struct mp_path_line **ret, size_t *ret_n);
 
 /* The drop-in for wwids[0..n): a multipaths{} entry per LUN of sanpool's, so
- * the host's other devices keep the host's own settings. Returns the text
+ * the host's other devices keep the host's own settings; alua[i] (alua may be
+ * NULL: none) says LUN i reports ALUA target port groups. Returns the text
  * (allocated). */
-char *multipath_conf_render(const char *const *wwids, size_t n);
+char *multipath_conf_render(const char *const *wwids, const bool *alua, size_t n);
 /* Writes the drop-in to path when its content changed and then has
  * multipathd reload its configuration; 0, 1 if it changed, or -errno. */
-int multipath_conf_apply(const char *path, const char *const *wwids, size_t n);
+int multipath_conf_apply(const char *path, const char *const *wwids, const bool *alua, size_t n);
 /* Where multipathd reads drop-ins (its config_dir default). */
 #define MULTIPATH_DROPIN "/etc/multipath/conf.d/sanpool.conf"
 

@@ -2,12 +2,13 @@
 # PID 1 of a cluster test guest (run by the initramfs on the overlay root).
 # Parameters come from the kernel command line, as environment variables:
 #   sp_hn host name, sp_hid sanpoold host_id, sp_iqn target IQN,
-#   sp_p1 sp_p2 the target's two portal ports (at 10.0.2.2), sp_bin sanpoold,
+#   sp_ports the target's portal ports (at 10.0.2.2; comma-separated), sp_bin sanpoold,
 #   sp_mpconf the project's multipath.conf, sp_pki the cluster's certificates
 #   (scripts/make-certs: the API is mutual TLS, as on a real host),
 #   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off),
 #   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
-#   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)).
+#   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)),
+#   sp_role "array": this guest is the cluster's ALUA array (lio-array.sh), not a host.
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
 # with their output in /io/out/N.out and exit status in /io/out/N.rc.
@@ -30,13 +31,15 @@ exec >/io/guest.log 2>&1
 # (read, a builtin: no exec per line, which costs an emulated CPU ~50 ms)
 PS4='+$(read u _ < /proc/uptime; echo $u) '
 set -x
-modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod || fail "modprobe"
+# scsi_dh_alua before any SCSI scan: it attaches to ALUA LUNs as they appear
+modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod scsi_dh_alua || fail "modprobe"
 hostname "$sp_hn"
 ip link set lo up
 ip link set eth0 up || fail "no eth0"
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "guest $sp_hn: network up"
+[ "$sp_role" = array ] && . "${sp_guest%/*}/lio-array.sh"
 
 /lib/systemd/systemd-udevd --daemon || fail "udevd"
 # coldplug only what the guest uses: the disks and maps come later, as live events;
@@ -46,7 +49,7 @@ udevadm settle --timeout=60
 
 echo "InitiatorName=iqn.2026-11.org.sanpool.test:$sp_hn" > /etc/iscsi/initiatorname.iscsi
 iscsid || fail "iscsid"
-for p in "$sp_p1" "$sp_p2"; do
+for p in $(echo "$sp_ports" | tr ',' ' '); do
 	iscsiadm -m node -o new -T "$sp_iqn" -p "10.0.2.2:$p" || fail "iscsi node $p"
 done
 iscsiadm -m node -L all || fail "iscsi login"
@@ -58,9 +61,9 @@ udevadm settle --timeout=60
 i=0
 while :; do
 	n=$(multipathd show paths format "%w %T" 2>/dev/null | grep -c " ready")
-	[ "$n" -ge 2 ] && [ -n "$(ls /dev/mapper | grep -v '^control$')" ] && break
+	[ "$n" -ge "$(echo "$sp_ports" | tr ',' '\n' | grep -c .)" ] && [ -n "$(ls /dev/mapper | grep -v '^control$')" ] && break
 	i=$((i + 1))
-	[ $i -ge 300 ] && fail "multipath map with two ready paths"
+	[ $i -ge 300 ] && fail "multipath map with every path ready"
 	sleep 0.2
 done
 udevadm settle --timeout=60
@@ -121,24 +124,4 @@ mkdir -p /var/lib/sanpool
 echo $! > /run/sanpoold.pid
 say "SANPOOL-GUEST-READY $sp_hn"
 
-set +x
-mkdir -p /io/cmd /io/out
-mkfifo /run/cmd-wait
-# The command loop, in busybox's shell: it waits with read -t on a FIFO that no one
-# writes to, so an idle turn starts no process (each fork + exec costs an emulated CPU
-# ~50 ms; dash's loop with sleep, mv and rm kept an idle guest half busy). /io/cmd/N.sh
-# (N = 1, 2, ...; the harness renames each into place whole) runs in turn, in /bin/sh
-# by path (a bare "sh" here is busybox's, which prefers its own cmp, dd...); its output
-# goes to /io/out/N.out, then its exit status to /io/out/N.rc in one write.
-exec /bin/busybox sh -c '
-exec 3<> /run/cmd-wait
-n=1
-while :; do
-	if [ -e /io/cmd/$n.sh ]; then
-		/bin/sh /io/cmd/$n.sh > /io/out/$n.out 2>&1 < /dev/null
-		echo $? > /io/out/$n.rc
-		n=$((n + 1))
-	else
-		read -t 0.05 -u 3 x
-	fi
-done'
+exec /bin/sh "${sp_guest%/*}/run-commands.sh"

@@ -8,7 +8,9 @@ both portals (10.0.2.2 is this machine's loopback as the guest sees it), multipa
 with tests/cluster/multipath.conf, and sanpoold from the build tree with its own
 host_id, data_dir and run_dir on the guest's tmpfs. Each guest's API is forwarded to
 127.0.0.1:<port> outside; a per-guest directory shared read-write over 9p carries
-its logs and a command channel (Guest.run).
+its logs and a command channel (Guest.run). With Cluster(array="lio") the LUN comes
+from an ALUA array guest instead of tgtd (LioArray: Linux's LIO target in a guest, two
+target port groups, four portals).
 
 Nothing is installed here: missing Debian packages are reported (scripts/install-deps
 installs them). Every process and file made is removed by Cluster.stop(), which also
@@ -174,6 +176,8 @@ class Target:
     "initiators": [guest indices allowed] or None for every guest,
     "chap": (user, secret) or None}."""
 
+    IQN = IQN
+
     def __init__(self, workdir, lun_size, extra_targets=None):
         self.workdir = workdir
         self.lun_size = lun_size
@@ -283,13 +287,59 @@ class Target:
                 pass
 
 
-class Guest:
-    """One qemu guest: a host running sanpoold, its API on 127.0.0.1:self.port."""
+class LioArray:
+    """The ALUA array (Cluster(array="lio")): a guest whose kernel's LIO target exports one LUN
+    through two ALUA target port groups, controller A (group 1, iSCSI TPG 1) and controller B
+    (group 2, TPG 2), each on two portals (tests/cluster/lio-array.sh). tgt, the target used
+    otherwise, has no ALUA (no REPORT TARGET PORT GROUPS), and this machine's kernel no LIO.
+    Its portals are forwarded to loopback ports outside, which the host guests reach at
+    10.0.2.2. A starts active/optimized, B active/non-optimized; set_states() changes them."""
 
-    def __init__(self, cluster, index):
+    IQN = IQN_PREFIX + "array"
+    GUEST_PORTS = (3260, 3261, 3262, 3263)  # controllers A, B, A, B (lio-array.sh)
+    STATES = {"active/optimized": 0, "active/non-optimized": 1}
+
+    def __init__(self, cluster):
         self.cluster = cluster
-        self.index = index  # 1-based
-        self.name = "h%d" % index
+        self.ports = []
+        for _ in self.GUEST_PORTS:
+            p = free_port()
+            while p in self.ports:
+                p = free_port()
+            self.ports.append(p)
+        self.guest = Guest(cluster, 0, role="array")
+
+    def start(self):
+        self.guest.start()
+        self.guest.wait_ready(self.cluster.boot_timeout)
+
+    def portals(self):
+        """The portals as the host guests reach them."""
+        return ["10.0.2.2:%d" % p for p in self.ports]
+
+    def hostfwd(self):
+        return ",".join("hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % (p, gp)
+                        for p, gp in zip(self.ports, self.GUEST_PORTS))
+
+    def set_states(self, **states):
+        """set_states(ctrl_a="active/non-optimized", ctrl_b="active/optimized"): an implicit
+        ALUA transition on the array, as when a controller fails over or the admin moves a LUN."""
+        for ctrl, state in states.items():
+            self.guest.run("alua_state %s %d" % (ctrl, self.STATES[state]), check=True)
+
+    def stop(self):
+        self.guest.stop()
+
+
+class Guest:
+    """One qemu guest: a host running sanpoold, its API on 127.0.0.1:self.port
+    (or, role "array", the LIO array of LioArray)."""
+
+    def __init__(self, cluster, index, role="host"):
+        self.cluster = cluster
+        self.index = index  # 1-based (0: the array)
+        self.role = role
+        self.name = "h%d" % index if role == "host" else role
         self.host_id = index
         self.port = free_port()
         # the NFS server guest's nfsd (port 2049), forwarded to 127.0.0.1:nfs_port outside,
@@ -306,13 +356,19 @@ class Guest:
 
     def start(self):
         c = self.cluster
+        if self.role == "array":
+            role = ["sp_role=array", "sp_array_iqn=" + LioArray.IQN, "sp_array_size=%d" % c.lun_size]
+            fwd = c.target.hostfwd()
+        else:
+            role = ["sp_iqn=" + c.target.IQN, "sp_ports=" + ",".join(str(p) for p in c.target.ports)]
+            fwd = "hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port
         append = " ".join([
             # mitigations=off: speculation barriers only cost an emulated CPU (~20% per command)
             "console=ttyS0", "quiet", "mitigations=off", "panic=-1", "net.ifnames=0",
             "sp_guest=" + os.path.join(HERE, "guest.sh"),
-            "sp_mpconf=" + os.path.join(HERE, "multipath.conf"),
+            "sp_mpconf=" + c.multipath_conf,
             "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
-            "sp_iqn=" + IQN, "sp_p1=%d" % c.target.ports[0], "sp_p2=%d" % c.target.ports[1],
+        ] + role + [
             "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
             "sp_libvirt=%d" % (1 if c.libvirt else 0),
         ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else []))
@@ -323,7 +379,7 @@ class Guest:
             "-kernel", c.kernel, "-initrd", c.initrd, "-append", append,
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", "local,path=%s,mount_tag=io,security_model=none" % self.dir,
-            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port
+            "-netdev", "user,id=n0," + fwd
             + (",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:2049" % self.nfs_port if self.nfs_port else ""),
             "-device", "virtio-net-pci,netdev=n0",
         ]
@@ -363,6 +419,8 @@ class Guest:
             if time.monotonic() > deadline:
                 raise HarnessError("%s: no ready marker within %ds" % (self.name, timeout))
             time.sleep(0.1)
+        if self.role != "host":
+            return None
         last = None
         while True:
             try:
@@ -499,8 +557,15 @@ class Cluster:
     """N guests sharing one LUN. Use as a context manager, or start() / stop()."""
 
     def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
-                 sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None):
+                 sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None,
+                 array=None, multipath_overrides=None):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
+        # "lio": the LUN comes from an ALUA array guest (LioArray) instead of tgtd outside
+        self.array = array
+        # text appended to the guests' multipath.conf (tests/cluster/multipath.conf), e.g. an
+        # overrides section standing for a host's own settings
+        self.multipath_overrides = multipath_overrides
+        self.multipath_conf = os.path.join(HERE, "multipath.conf")
         # > 0: each guest runs a sanlock daemon and sanpoold with leases on (that io_timeout)
         self.sanlock_io_timeout = sanlock_io_timeout
         self.nfs_server = nfs_server  # the index of the guest that may serve NFS (Guest.serve_nfs)
@@ -548,10 +613,17 @@ class Cluster:
             # valid for 127.0.0.1 where its API is forwarded
             self.pki = os.path.join(self.workdir, "pki")
             subprocess.run([os.path.join(ROOT, "scripts", "make-certs"), "init", self.pki], check=True)
-            self.target = Target(self.workdir, self.lun_size, self.extra_targets)
+            if self.multipath_overrides:
+                self.multipath_conf = os.path.join(self.workdir, "multipath.conf")
+                with open(os.path.join(HERE, "multipath.conf")) as f, open(self.multipath_conf, "w") as out:
+                    out.write(f.read() + self.multipath_overrides)
+            if self.array == "lio":
+                self.target = LioArray(self)
+            else:
+                self.target = Target(self.workdir, self.lun_size, self.extra_targets)
             self.target.start()
-            log("target up (portals 127.0.0.1:%d,%d), booting %d guests (kernel %s)"
-                % (self.target.ports[0], self.target.ports[1], self.n, self.kver))
+            log("target up (portals 127.0.0.1:%s), booting %d guests (kernel %s)"
+                % (",".join(str(p) for p in self.target.ports), self.n, self.kver))
             self.guests = [Guest(self, i + 1) for i in range(self.n)]
             # A booting TCG guest keeps a core busy: no more guests boot at once than there
             # are cores (3 at once on 2 cores took longer than 2, then the third alone); the
@@ -584,7 +656,7 @@ class Cluster:
             return None
         dest = os.environ.get("SANPOOL_CLUSTER_LOGS") or "/tmp/sanpool-cluster-logs-%s" % time.strftime("%Y%m%d-%H%M%S")
         os.makedirs(dest, exist_ok=True)
-        for g in self.guests:
+        for g in self.guests + ([self.target.guest] if isinstance(self.target, LioArray) else []):
             for name in ("console.log", "guest.log", "sanpoold.log", "qemu.log"):
                 src = os.path.join(g.dir, name)
                 if os.path.exists(src):

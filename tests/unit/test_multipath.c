@@ -37,7 +37,9 @@ static void test_maps_two_paths(void **state)
 	/* failover: one path per group, in group order */
 	assert_string_equal(m[0].paths[0].dev, "sdb");
 	assert_int_equal(m[0].paths[0].group, 1);
+	assert_string_equal(m[0].paths[0].group_state, "active");
 	assert_string_equal(m[0].paths[1].dev, "sda");
+	assert_string_equal(m[0].paths[1].group_state, "enabled");
 	assert_string_equal(m[0].paths[1].dev_t, "8:0");
 	assert_int_equal(m[0].paths[1].group, 2);
 	assert_string_equal(m[0].paths[1].target, "iqn.2026-11.org.sanpool.test:lun");
@@ -45,6 +47,32 @@ static void test_maps_two_paths(void **state)
 	assert_string_equal(m[0].paths[1].dev_state, "running");
 	assert_int_equal(m[0].paths[1].priority, 1);
 	assert_int_equal(multipath_map_usable_paths(&m[0]), 2);
+	multipath_maps_free(m, n);
+}
+
+/* group_by_prio over an ALUA LUN (LIO, two target port groups of two portals
+ * each; sanpool's drop-in in force): the optimized group's paths first, in the
+ * active group, the other group standing by. */
+static void test_maps_alua(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *text = fixture("show-maps-json-alua.json");
+	struct mp_map *m = NULL;
+	size_t n = 0;
+
+	assert_int_equal(multipath_parse_maps(text, &m, &n), 1);
+	assert_string_equal(m[0].vendor, "LIO-ORG");
+	assert_string_equal(m[0].queueing, "12 chk");
+	assert_int_equal(m[0].n_paths, 4);
+	const char *devs[] = { "sda", "sdd", "sdb", "sdc" };
+	for (size_t i = 0; i < 4; i++) {
+		const struct mp_path *p = &m[0].paths[i];
+		assert_string_equal(p->dev, devs[i]);
+		assert_int_equal(p->group, i < 2 ? 1 : 2);
+		assert_string_equal(p->group_state, i < 2 ? "active" : "enabled");
+		assert_int_equal(p->priority, i < 2 ? 50 : 10);
+	}
+	assert_int_equal(multipath_map_usable_paths(&m[0]), 4);
 	multipath_maps_free(m, n);
 }
 
@@ -130,6 +158,16 @@ static void test_paths_raw_recorded_format(void **state)
 	assert_string_equal(l[1].path.dev, "sda");
 	free(l);
 	l = NULL;
+	/* the ALUA LUN's four paths: the array's priorities (50 optimized, 10 not) */
+	_cleanup_free_ char *alua = fixture("show-paths-raw-alua.txt");
+	assert_int_equal(multipath_parse_paths(alua, &l, &n), 4);
+	assert_string_equal(l[0].path.dev, "sdb");
+	assert_int_equal(l[0].path.priority, 10);
+	assert_string_equal(l[1].path.dev, "sda");
+	assert_int_equal(l[1].path.priority, 50);
+	assert_string_equal(l[3].wwid, "360014055a1f0000a1a00001000000000");
+	free(l);
+	l = NULL;
 	assert_int_equal(multipath_parse_paths("a|b|c\n", &l, &n), -SP_E_TOOL_FAILED);
 	assert_int_equal(multipath_parse_paths("", &l, &n), 0);
 }
@@ -138,7 +176,8 @@ static void test_conf_render(void **state)
 {
 	(void)state;
 	const char *wwids[] = { WWID1, WWID2 };
-	_cleanup_free_ char *text = multipath_conf_render(wwids, 2);
+	const bool alua[] = { false, true };
+	_cleanup_free_ char *text = multipath_conf_render(wwids, alua, 2);
 
 	assert_non_null(strstr(text, "multipaths {"));
 	assert_non_null(strstr(text, "wwid \"" WWID1 "\""));
@@ -157,7 +196,13 @@ static void test_conf_render(void **state)
 	assert_non_null(strstr(text, "failback immediate"));
 	assert_non_null(strstr(text, "user_friendly_names no"));
 	assert_null(strstr(text, "queue\n"));
-	_cleanup_free_ char *none = multipath_conf_render(NULL, 0);
+	/* the array's ALUA priorities on the LUN that has them, the host's choice on the other */
+	const char *second = strstr(text, "wwid \"" WWID2 "\"");
+	assert_non_null(strstr(second, "prio alua\n"));
+	assert_true(strstr(text, "prio alua\n") == strstr(second, "prio alua\n"));
+	_cleanup_free_ char *plain = multipath_conf_render(wwids, NULL, 2);
+	assert_null(strstr(plain, "prio alua"));
+	_cleanup_free_ char *none = multipath_conf_render(NULL, NULL, 0);
 	assert_null(strstr(none, "multipath {"));
 }
 
@@ -167,7 +212,7 @@ static void test_conf_apply_refuses_bad_wwid(void **state)
 	char *dir = test_mkdtemp();
 	_cleanup_free_ char *path = xasprintf("%s/conf.d/sanpool.conf", dir);
 	const char *bad[] = { "36000\"\n}\ndefaults {" };
-	assert_int_equal(multipath_conf_apply(path, bad, 1), -SP_E_BAD_REQUEST);
+	assert_int_equal(multipath_conf_apply(path, bad, NULL, 1), -SP_E_BAD_REQUEST);
 	assert_false(path_exists(path));
 	test_rmdtemp(dir);
 }
@@ -188,6 +233,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_two_paths),
+		cmocka_unit_test(test_maps_alua),
 		cmocka_unit_test(test_maps_two_maps),
 		cmocka_unit_test(test_maps_degraded),
 		cmocka_unit_test(test_maps_malformed),
