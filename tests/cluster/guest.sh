@@ -116,17 +116,4 @@ mkdir -p /var/lib/sanpool
 echo $! > /run/sanpoold.pid
 say "SANPOOL-GUEST-READY $sp_hn"
 
-set +x
-mkdir -p /io/cmd /io/out
-while :; do
-	for f in /io/cmd/*.sh; do
-		[ -e "$f" ] || continue
-		n=${f##*/}
-		n=${n%.sh}
-		sh "$f" > "/io/out/$n.out" 2>&1 < /dev/null
-		echo $? > "/io/out/$n.rc.tmp"
-		mv "/io/out/$n.rc.tmp" "/io/out/$n.rc"
-		rm -f "$f"
-	done
-	sleep 0.1
-done
+exec /bin/sh "${0%/*}/cmd-runner.sh"
