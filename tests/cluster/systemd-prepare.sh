@@ -27,6 +27,12 @@ UNIT
 mkdir -p "$E/multi-user.target.wants"
 ln -sf ../sanpool-test-guest.service "$E/multi-user.target.wants/sanpool-test-guest.service"
 
+# /tmp and /var/tmp are the outer machine's, seen through 9p (the build tree
+# or the package under test may be there): the boot must not empty them, as
+# Debian's tmp.conf ("D") would (it also walked them for a minute).
+mkdir -p "$R/etc/tmpfiles.d"
+printf 'd /tmp 1777 root root -\nd /var/tmp 1777 root root -\n' > "$R/etc/tmpfiles.d/tmp.conf"
+
 # Units enabled on the outer machine that have no part here (they would only
 # take the guest's one emulated CPU, or fail for want of what the outer
 # machine has): its database, its iSCSI target and NFS server (the cluster's
@@ -35,7 +41,7 @@ ln -sf ../sanpool-test-guest.service "$E/multi-user.target.wants/sanpool-test-gu
 # without a watchdog ("-w 0" in /etc/default/sanlock) and has wdmd disabled
 # there (enabled=0), but its unit is enabled; with no /dev/watchdog it fails.
 for u in postgresql.service tgt.service nfs-server.service libvirt-guests.service \
-	getty@tty1.service serial-getty@ttyS0.service wdmd.service \
+	getty@tty1.service serial-getty@ttyS0.service console-getty.service wdmd.service \
 	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
 	fstrim.timer logrotate.timer man-db.timer; do
 	ln -sf /dev/null "$E/$u"
