@@ -98,7 +98,12 @@ class SystemdPackageTest(ClusterTestCase):
 
     def ctl(self, *args):
         """sanpoolctl as root on the guest uses the local socket; its parsed --json answer."""
-        return json.loads(self.sh("sanpoolctl --json " + " ".join(args), timeout=180))
+        out = self.sh("sanpoolctl --json %s 2>/run/sanpoolctl.err || { cat /run/sanpoolctl.err; exit 1; }"
+                      % " ".join(args), timeout=180)
+        try:
+            return json.loads(out)
+        except ValueError:
+            self.fail("sanpoolctl %s: not JSON: %r" % (" ".join(args), out[:2000]))
 
     def api(self, method, path, body=None):
         """The API through the local socket (what sanpoolctl has no command for); (status, JSON)."""
