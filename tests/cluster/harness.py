@@ -351,6 +351,7 @@ class Guest:
         self.console = os.path.join(self.dir, "console.log")
         self.proc = None
         self.booted_after = None
+        self.ready = None  # what wait_ready returned
         self.seq = 0
         self._conn = None
 
@@ -371,7 +372,9 @@ class Guest:
         ] + role + [
             "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
             "sp_libvirt=%d" % (1 if c.libvirt else 0),
-        ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else []))
+        ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else [])
+          + (["sp_init=systemd", "sp_prep=" + os.path.join(HERE, "systemd-prepare.sh"),
+              "sp_runner=" + os.path.join(HERE, "guest-systemd.sh")] if c.init == "systemd" else []))
         argv = [
             "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", str(c.memory_mib), "-smp", "1",
             "-display", "none", "-no-reboot", "-monitor", "none", "-nodefaults",
@@ -413,7 +416,9 @@ class Guest:
         return False
 
     def wait_ready(self, timeout):
-        """Waits for the guest script's ready marker on the console, then for GET /v1/host."""
+        """Waits for the guest script's ready marker on the console, then for GET /v1/host
+        (a guest booted with systemd runs no sanpoold: the marker only). Returns the API's
+        answer, or the marker line's words after the host name (systemd's verdict on the boot)."""
         deadline = time.monotonic() + timeout
         while not self.booted():
             if time.monotonic() > deadline:
@@ -421,6 +426,11 @@ class Guest:
             time.sleep(0.1)
         if self.role != "host":
             return None
+        if self.cluster.init == "systemd":
+            con = self.read("console.log")
+            words = con[con.index(READY):].splitlines()[0].split()[2:]
+            log("%s: systemd's verdict on its boot: %s" % (self.name, " ".join(words)))
+            return words
         last = None
         while True:
             try:
@@ -558,7 +568,7 @@ class Cluster:
 
     def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
                  sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None,
-                 array=None, multipath_overrides=None):
+                 array=None, multipath_overrides=None, init="script"):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
         # "lio": the LUN comes from an ALUA array guest (LioArray) instead of tgtd outside
         self.array = array
@@ -575,6 +585,9 @@ class Cluster:
         self.libvirt = libvirt
         self.memory_mib = memory_mib
         self.conf = dict(conf or {})  # more sanpoold.conf keys for every guest: {key: value}
+        # "script": guest.sh is PID 1 and starts everything, sanpoold from the build tree;
+        # "systemd": systemd is PID 1 (systemd-prepare.sh, guest-systemd.sh), no sanpoold
+        self.init = init
         self.extra_targets = extra_targets  # see Target
         self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")
                                         or os.path.join(ROOT, "build", "agent", "sanpoold"))
@@ -597,7 +610,7 @@ class Cluster:
         missing = missing_packages()
         if missing:
             raise HarnessError("missing Debian packages: %s (run scripts/install-deps)" % " ".join(missing))
-        if not os.access(self.sanpoold, os.X_OK):
+        if self.init != "systemd" and not os.access(self.sanpoold, os.X_OK):
             raise HarnessError("no sanpoold at %s (build first, or set SANPOOLD)" % self.sanpoold)
         if os.geteuid() != 0:
             raise HarnessError("the cluster tier needs root (tgtd, qemu 9p export of /)")
@@ -641,7 +654,7 @@ class Cluster:
                         raise HarnessError("%s: no ready marker within %ds" % (g.name, self.boot_timeout))
                 time.sleep(0.1)
             for g in self.guests:
-                g.wait_ready(self.boot_timeout - (time.monotonic() - g.started))
+                g.ready = g.wait_ready(self.boot_timeout - (time.monotonic() - g.started))
             log("cluster of %d up in %.1fs" % (self.n, time.monotonic() - t0))
         except BaseException:
             self.collect_logs()

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The command runner every cluster test guest ends in (guest.sh, lio-array.sh):
+# The command runner every cluster test guest ends in (guest.sh, lio-array.sh,
+# guest-systemd.sh):
 # /io/cmd/N.sh (N = 1, 2, ...; the harness renames each into place whole) runs
 # in turn, in /bin/sh by path (a bare "sh" inside busybox's shell is busybox's,
 # which prefers its own cmp, dd...); its output goes to /io/out/N.out, then its
