@@ -14,6 +14,7 @@
 #include "lib/util/error.h"
 #include "lib/util/fsutil.h"
 #include "lib/util/log.h"
+#include "lib/util/sanlock_access.h"
 #include "lib/util/xalloc.h"
 
 #define META_MAX_BYTES (64 * 1024)
@@ -452,11 +453,12 @@ static int file_lease_area(struct domain *d, const char *which, uint64_t min_siz
 			   uint64_t *ret_offset)
 {
 	_cleanup_free_ char *path = xasprintf("%s/dom_md/%s", d->path, which);
-	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || ((uint64_t)st.st_size < min_size && ftruncate(fd, (off_t)min_size) < 0))
 		return sp_error_set(-errno, "io_error", "", "domain %s: cannot prepare lease area %s: %m", d->uuid, path);
+	sanlock_access_file(fd, path);
 	*ret_path = TAKE_PTR(path);
 	*ret_offset = 0;
 	return 0;

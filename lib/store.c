@@ -15,6 +15,7 @@
 #include "lib/util/fsutil.h"
 #include "lib/util/hashmap.h"
 #include "lib/util/log.h"
+#include "lib/util/sanlock_access.h"
 #include "lib/util/xalloc.h"
 
 static struct {
@@ -161,6 +162,8 @@ int store_open(const char *data_dir)
 	_cleanup_free_ char *pools = xasprintf("%s/pools", data_dir);
 	if ((r = mkdir_p(domains, 0755)) < 0 || (r = mkdir_p(pools, 0755)) < 0)
 		return log_error_errno(r, "cannot create data directory %s: %m", data_dir);
+	/* the file domains' lease files lie below it (systemd makes it 0750) */
+	sanlock_access_dir(data_dir);
 	load_pools();
 	return load_domains();
 }
