@@ -127,6 +127,13 @@ class SystemdPackageTest(ClusterTestCase):
     def test_1_installed_enabled_started(self):
         state = self.g[0].ready
         log("boot: %s" % " ".join(state))
+        # The guest's root is a tmpfs overlay, which has no O_DIRECT, and sanlock opens a
+        # file domain's lease files with it (EINVAL on tmpfs): the state directory gets a
+        # file system of its own, as /var/lib has on a real host. Root:root 0755 as made
+        # here; the unit's StateDirectoryMode makes it 0750, the agent gives sanlock's group
+        # search access.
+        self.sh("modprobe loop && truncate -s 1G /var/tmp/state.img && mkfs.ext4 -q /var/tmp/state.img && "
+                "mkdir -p /var/lib/sanpool && mount -o loop /var/tmp/state.img /var/lib/sanpool", timeout=120)
         out = self.sh("dpkg -i %s" % self.deb, timeout=300)
         self.assertIn("Setting up sanpool", out)
         self.assertEqual(self.sh("systemctl is-enabled sanpoold.service").strip(), "enabled")
