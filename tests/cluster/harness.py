@@ -56,6 +56,18 @@ def log(msg):
     sys.stderr.flush()
 
 
+def poll(fn, what, timeout=60):
+    """Calls fn until it returns a true value; fails with the last value after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
+
+
 def _die_with_parent():
     """preexec_fn: the child gets SIGKILL if this Python process dies (even by SIGKILL)."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)

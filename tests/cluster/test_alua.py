@@ -28,22 +28,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ClusterTestCase, LioArray, log  # noqa: E402
+from harness import ClusterTestCase, LioArray, log, poll  # noqa: E402
 
 AO, ANO = "active/optimized", "active/non-optimized"
 HOST_OVERRIDES = "overrides {\n\tpath_grouping_policy multibus\n}\n"
-
-
-def poll(fn, what, timeout=90):
-    """Calls fn until it returns a true value; fails with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
 
 
 class AluaTest(ClusterTestCase):
@@ -107,7 +95,7 @@ class AluaTest(ClusterTestCase):
             self.assertEqual(len(d["paths"]), 4, d)
             tpgs = sorted(p["alua"]["target_port_group"] for p in d["paths"])
             self.assertEqual(tpgs, [1, 1, 2, 2], d)
-            lay = poll(lambda: self.layout(g), "%s: every path up with its ALUA state" % g.name)
+            lay = poll(lambda: self.layout(g), "%s: every path up with its ALUA state" % g.name, timeout=90)
             self.assertEqual({tpg: v[3] for tpg, v in lay.items()}, {1: AO, 2: ANO}, lay)
             # multibus: one group over both controllers
             self.assertEqual({v[0] for v in lay.values()}, {1}, lay)
@@ -122,7 +110,7 @@ class AluaTest(ClusterTestCase):
             self.assertEqual(sum(len(p["disks"]) for p in c["portals"]), 4, c)
         for g in self.g:
             t0 = time.monotonic()
-            self.assertEqual(poll(lambda: self.active_tpg(g), "%s: two path groups by priority" % g.name), 1)
+            self.assertEqual(poll(lambda: self.active_tpg(g), "%s: two path groups by priority" % g.name, timeout=90), 1)
             log("%s: grouped by priority %.1fs after the connection" % (g.name, time.monotonic() - t0))
             lay = self.layout(g)
             (g1, s1, p1, a1), (g2, s2, p2, a2) = lay[1], lay[2]
@@ -147,7 +135,7 @@ class AluaTest(ClusterTestCase):
             self.array.set_states(**states)
             t0 = time.monotonic()
             for g in self.g:
-                poll(lambda: self.active_tpg(g) == new, "%s: active group moves to target port group %d" % (g.name, new))
+                poll(lambda: self.active_tpg(g) == new, "%s: active group moves to target port group %d" % (g.name, new), timeout=90)
                 log("%s: on target port group %d %.1fs after the array's change" % (g.name, new, time.monotonic() - t0))
             for g in self.g:
                 lay = self.layout(g)

@@ -46,25 +46,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, IQN, IQN_PREFIX, ClusterTestCase, GiB, MiB  # noqa: E402
+from harness import HERE, IQN, IQN_PREFIX, ClusterTestCase, GiB, MiB, poll  # noqa: E402
 
 CHAP_IQN = IQN_PREFIX + "chap"
 GROW_IQN = IQN_PREFIX + "grow"
 SOLO_IQN = IQN_PREFIX + "solo"
 CHAP_USER, CHAP_SECRET = "spuser", "s3cret-Chap-9x7"
 IO_TIMEOUT = 5  # sanlock's, in the guests (as test_cluster.py): leases on, for the pool of scenario g
-
-
-def poll(fn, what, timeout=60):
-    """Calls fn until it returns a true value; fails with the last value after timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError("%s: not within %ds (last: %r)" % (what, timeout, last))
 
 
 class DevicesTest(ClusterTestCase):
