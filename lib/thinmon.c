@@ -198,33 +198,23 @@ static void queue_extend_locked(struct drive *d, unsigned flag)
 
 /* ---- libvirt events (in the event loop thread: no blocking call here) ---- */
 
-/* Whether VM vm's pause is counted already. */
-static bool pause_counted_locked(const char *vm)
-{
-	size_t pos = 0;
-	void *val;
-	while (hashmap_next(mon.drives, &pos, NULL, &val) == 0) {
-		const struct drive *d = val;
-		if (d->pause_counted && strcmp(d->vm, vm) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Counts the pause of d's VM for ENOSPC on d in vm_pauses, once per pause
  * (qemu reports an error per write that failed, libvirt an event per error):
  * the mark stays on the VM's drives until it runs again. */
 static void count_pause_locked(const struct drive *d, const char *how)
 {
-	if (pause_counted_locked(d->vm))
-		return;
+	bool counted = false;
 	size_t pos = 0;
 	void *val;
 	while (hashmap_next(mon.drives, &pos, NULL, &val) == 0) {
 		struct drive *o = val;
-		if (strcmp(o->vm, d->vm) == 0)
+		if (strcmp(o->vm, d->vm) == 0) {
+			counted = counted || o->pause_counted;
 			o->pause_counted = true;
+		}
 	}
+	if (counted)
+		return;
 	mon.pauses++;
 	log_warning("thin monitor: VM %s (%s) %s: no space left on volume %s (drive %s, LV %" PRIu64 " bytes)",
 		    d->vm_name, d->vm, how, d->ref.volume, d->dev, d->lv_size);
