@@ -200,3 +200,17 @@ int op_fail(struct task *t, int r, int (*undo)(json_object *record))
 		sp_error_set(cause.code, cause.kind, cause.field, "%s", cause.message);
 	return r;
 }
+
+int op_recover_new_volume(json_object *record, int (*rollback)(json_object *record), const char *what,
+			  const char *object)
+{
+	struct volume_meta m;
+	int r;
+
+	if (store_get_volume(rec_str(record, "volume"), &m) == 0 && m.legal)
+		return 0;
+	if ((r = rollback(record)) < 0)
+		return r;
+	return sp_error_set(-SP_E_ABORTED, "rolled_back", "", "the agent stopped before %s %s was complete; it was removed",
+			    what, object);
+}

@@ -55,6 +55,12 @@ int op_check_space(const struct domain *d, const struct volume_meta *m, const ch
  * caused the failure still recorded (a failing undo is logged). */
 int op_fail(struct task *t, int r, int (*undo)(json_object *record));
 
+/* Recovery of an operation that makes the record's "volume": done once that
+ * volume is LEGAL (its last step), else rolled back with rollback(record) and
+ * the error says that what (e.g. "volume", object) was removed. */
+int op_recover_new_volume(json_object *record, int (*rollback)(json_object *record), const char *what,
+			  const char *object);
+
 /* Progress callback for qemu-img that updates the task. */
 void op_progress(int percent, void *task);
 /* True (with the error recorded) once the user asked the task to abort. */

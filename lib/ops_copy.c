@@ -80,16 +80,7 @@ static int run(struct task *t)
 
 static int recover(json_object *rec)
 {
-	struct volume_meta m;
-	int r;
-
-	if (store_get_volume(rec_str(rec, "volume"), &m) == 0 && m.legal)
-		return 0;
-	if ((r = rollback(rec)) < 0)
-		return r;
-	return sp_error_set(-SP_E_ABORTED, "rolled_back", "",
-			    "the agent stopped before the copy to image %s was complete; it was removed",
-			    rec_str(rec, "image"));
+	return op_recover_new_volume(rec, rollback, "the copy to image", rec_str(rec, "image"));
 }
 
 const struct op_desc op_copy = { "copy_image", run, recover };

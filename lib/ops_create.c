@@ -64,15 +64,7 @@ static int run(struct task *t)
 
 static int recover(json_object *rec)
 {
-	struct volume_meta m;
-	int r;
-
-	if (store_get_volume(rec_str(rec, "volume"), &m) == 0 && m.legal)
-		return 0;
-	if ((r = rollback(rec)) < 0)
-		return r;
-	return sp_error_set(-SP_E_ABORTED, "rolled_back", "",
-			    "the agent stopped before volume %s was complete; it was removed", rec_str(rec, "volume"));
+	return op_recover_new_volume(rec, rollback, "volume", rec_str(rec, "volume"));
 }
 
 const struct op_desc op_create_volume = { "create_volume", run, recover };
