@@ -1,7 +1,9 @@
 #include "lib/connections.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ static struct {
 	char *path;
 	char *data_dir;
 	json_object *records; /* array */
+	atomic_uint generation; /* bumped by every change of records */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 
@@ -37,6 +40,7 @@ static const char *rec_str(json_object *rec, const char *key)
 /* Written with mode 0600 before it holds anything: CHAP secrets are in it. */
 static int save(void)
 {
+	atomic_fetch_add(&st.generation, 1);
 	const char *text = json_object_to_json_string_ext(st.records, JSON_C_TO_STRING_PRETTY);
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", st.path);
 	_cleanup_free_ char *dir = path_dirname(st.path);
@@ -390,12 +394,20 @@ json_object *connection_json(const char *id)
 	return view_live(rec, NULL);
 }
 
+unsigned connections_generation(void)
+{
+	return atomic_load(&st.generation);
+}
+
 char **connections_disks(void)
 {
 	struct iscsi_session *s = NULL;
 	size_t ns = 0, n = 0;
-	if (iscsi_sessions(&s, &ns) < 0)
-		ns = 0;
+	int r = iscsi_sessions(&s, &ns);
+	if (r < 0 && r != -ENOENT)
+		return NULL;
+	if (r < 0)
+		ns = 0; /* no open-iscsi here: no sessions */
 	char **out = xcalloc(1, sizeof(*out));
 	MUTEX_SCOPE(&st.lock);
 	for (size_t i = 0; i < ns; i++) {

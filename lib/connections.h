@@ -36,5 +36,8 @@ int connection_disconnect(const char *id);
 json_object *connection_json(const char *id);
 json_object *connections_json(void);
 /* The SCSI disks (sda ...) on sessions of the connected targets,
- * NULL-terminated, allocated (free each and the array). */
+ * NULL-terminated, allocated (free each and the array); NULL, the error
+ * recorded, when the sessions could not be listed. */
 char **connections_disks(void);
+/* Changes whenever a connection is added or removed (the records saved). */
+unsigned connections_generation(void);

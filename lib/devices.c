@@ -458,16 +458,7 @@ json_object *devices_list_json(int local_host_id)
 
 char **devices_seen_wwids(void)
 {
-	struct mp_map *maps = NULL;
-	size_t n = 0;
-	int r = multipath_list(&maps, &n);
-	if (r < 0)
-		return NULL;
-	char **out = xcalloc(n + 1, sizeof(*out));
-	for (size_t i = 0; i < n; i++)
-		out[i] = xstrdup(maps[i].wwid);
-	multipath_maps_free(maps, n);
-	return out;
+	return multipath_map_wwids("/sys");
 }
 
 int devices_wwid_of(const char *devpath, char **ret_wwid)
@@ -535,6 +526,10 @@ static struct {
 	int interval_ms;
 	struct mp_path_line *last;
 	size_t n_last;
+	/* the drop-in was written for the paths in last and the connections of
+	 * this generation: it is rewritten only when one of them changes */
+	bool luns_managed;
+	unsigned luns_generation;
 } mon;
 
 static const struct mp_path_line *find_path(const struct mp_path_line *l, size_t n, const char *dev)
@@ -543,6 +538,19 @@ static const struct mp_path_line *find_path(const struct mp_path_line *l, size_t
 		if (strcmp(l[i].path.dev, dev) == 0)
 			return &l[i];
 	return NULL;
+}
+
+/* The same paths (device names) in the same maps: what the drop-in depends on. */
+static bool same_paths(const struct mp_path_line *a, size_t na, const struct mp_path_line *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		const struct mp_path_line *other = find_path(b, nb, a[i].path.dev);
+		if (!other || strcmp(other->wwid, a[i].wwid) != 0)
+			return false;
+	}
+	return true;
 }
 
 static bool path_up(const struct mp_path *p)
@@ -554,10 +562,15 @@ static bool path_up(const struct mp_path *p)
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 /* The multipath drop-in names the LUNs on sessions of sanpool's connections:
- * those get sanpool's settings, every other device the host's own. */
-static void manage_connected_luns(const struct mp_path_line *paths, size_t n)
+ * those get sanpool's settings, every other device the host's own. False if
+ * it could not be written (logged). */
+static bool manage_connected_luns(const struct mp_path_line *paths, size_t n)
 {
 	char **disks = connections_disks();
+	if (!disks) {
+		log_warning("multipath: which LUNs are sanpool's is not known: %s", sp_error_last()->message);
+		return false;
+	}
 	const char **wwids = xcalloc(n + 1, sizeof(*wwids));
 	size_t nw = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -577,13 +590,17 @@ static void manage_connected_luns(const struct mp_path_line *paths, size_t n)
 	for (size_t w = 0; w < nw; w++)
 		for (size_t i = 0; i < n && !alua[w]; i++)
 			alua[w] = strcmp(paths[i].wwid, wwids[w]) == 0 && alua_port_read("/sys", paths[i].path.dev, &port) == 0;
-	if ((nw > 0 || path_exists(MULTIPATH_DROPIN)) && multipath_conf_apply(MULTIPATH_DROPIN, wwids, alua, nw) < 0)
+	bool ok = true;
+	if ((nw > 0 || path_exists(MULTIPATH_DROPIN)) && multipath_conf_apply(MULTIPATH_DROPIN, wwids, alua, nw) < 0) {
 		log_warning("multipath: %s", sp_error_last()->message);
+		ok = false;
+	}
 	free(alua);
 	free(wwids);
 	for (size_t d = 0; disks[d]; d++)
 		free(disks[d]);
 	free(disks);
+	return ok;
 }
 
 static void monitor_once(void)
@@ -603,10 +620,18 @@ static void monitor_once(void)
 		else if (before)
 			log_info("multipath: path %s of %s is back", now[i].path.dev, now[i].wwid);
 	}
+	/* Which disks are sanpool's takes an `iscsiadm -m session -P 3` (a
+	 * process start every tick, most of an idle agent's CPU in a TCG guest):
+	 * asked only when the paths or the connections changed. */
+	unsigned generation = connections_generation();
+	bool manage = !mon.luns_managed || generation != mon.luns_generation || !same_paths(now, n, mon.last, mon.n_last);
 	free(mon.last);
 	mon.last = now;
 	mon.n_last = n;
-	manage_connected_luns(now, n);
+	if (manage) {
+		mon.luns_managed = manage_connected_luns(now, n);
+		mon.luns_generation = generation;
+	}
 }
 
 static void *monitor_main(void *arg)

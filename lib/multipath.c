@@ -1,5 +1,6 @@
 #include "lib/multipath.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 #include "lib/util/log.h"
 #include "lib/util/run.h"
 #include "lib/util/xalloc.h"
+
+/* An injected fake, for tests only (docs/design.md): see multipath_list. */
+#define MAPS_FIXTURE "SANPOOL_TEST_MULTIPATH_MAPS"
 
 /* Copies src into dst[size], cut to fit, always terminated. */
 static void set_str(char *dst, size_t size, const char *src)
@@ -202,7 +206,7 @@ static int multipathd(const char *const argv[], char **ret_out)
 int multipath_list(struct mp_map **ret_maps, size_t *ret_n)
 {
 	const char *argv[] = { "multipathd", "show", "maps", "json", NULL };
-	const char *fixture = getenv("SANPOOL_TEST_MULTIPATH_MAPS");
+	const char *fixture = getenv(MAPS_FIXTURE);
 	_cleanup_free_ char *out = NULL;
 	int r;
 	/* An injected fake, for tests only (docs/design.md): the fast tier has no
@@ -229,6 +233,50 @@ int multipath_list_paths(struct mp_path_line **ret, size_t *ret_n)
 	_cleanup_free_ char *out = NULL;
 	int r = multipathd(argv, &out);
 	return r < 0 ? r : multipath_parse_paths(out, ret, ret_n);
+}
+
+/* The maps' WWIDs in the fixture of multipath_list. */
+static char **fixture_wwids(void)
+{
+	struct mp_map *maps = NULL;
+	size_t n = 0;
+	if (multipath_list(&maps, &n) < 0)
+		return NULL;
+	char **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(maps[i].wwid);
+	multipath_maps_free(maps, n);
+	return out;
+}
+
+char **multipath_map_wwids(const char *sysfs_root)
+{
+	static const char prefix[] = "mpath-";
+	if (getenv(MAPS_FIXTURE))
+		return fixture_wwids();
+	_cleanup_free_ char *block = xasprintf("%s/block", sysfs_root);
+	char **out = xcalloc(1, sizeof(*out));
+	size_t n = 0;
+	DIR *dir = opendir(block);
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir))) {
+		if (strncmp(e->d_name, "dm-", 3) != 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s/dm/uuid", block, e->d_name);
+		_cleanup_free_ char *uuid = NULL;
+		if (read_file(path, 4096, &uuid, NULL) < 0)
+			continue; /* removed meanwhile */
+		uuid[strcspn(uuid, "\n")] = '\0';
+		if (strncmp(uuid, prefix, sizeof(prefix) - 1) != 0 || !uuid[sizeof(prefix) - 1])
+			continue; /* an LV or another dm target, not a multipath map */
+		out = xrealloc(out, (n + 2) * sizeof(*out));
+		out[n++] = xstrdup(uuid + sizeof(prefix) - 1);
+		out[n] = NULL;
+	}
+	if (dir)
+		closedir(dir);
+	return out;
 }
 
 /* Why each setting (docs/design.md, "Multipath"):

@@ -54,6 +54,13 @@ size_t multipath_map_usable_paths(const struct mp_map *m);
  * tier), -SP_E_TOOL_FAILED when it answered badly. */
 int multipath_list(struct mp_map **ret_maps, size_t *ret_n);
 int multipath_list_paths(struct mp_path_line **ret, size_t *ret_n);
+/* The WWIDs of the host's multipath maps, NULL-terminated (allocated), read
+ * from sysfs below sysfs_root ("/sys"): the device-mapper uuid multipathd
+ * gives its maps is "mpath-<wwid>". No multipathd command: under a periodic
+ * caller each command is a process start, and this is a few small reads.
+ * With multipath_list's fixture set, that document's maps (NULL if it is
+ * unreadable, the error recorded). */
+char **multipath_map_wwids(const char *sysfs_root);
 
 /* The drop-in for wwids[0..n): a multipaths{} entry per LUN of sanpool's, so
  * the host's other devices keep the host's own settings; alua[i] (alua may be

@@ -229,6 +229,46 @@ static void test_wwid_valid(void **state)
 	assert_false(multipath_wwid_is_valid("x\""));
 }
 
+/* The sharing thread's view: maps from sysfs, not from a multipathd command. */
+static void test_map_wwids_from_sysfs(void **state)
+{
+	(void)state;
+	char *root = test_mkdtemp();
+	const char *const uuids[][2] = {
+		{ "dm-0", "mpath-" WWID1 "\n" },
+		{ "dm-1", "LVM-Q2f3TzWbYe1sJ5mHkD4gE9vXcA0uNrPiLo8KjHgFdSaQwErTyUiOpAsDfGhJkLzX\n" }, /* an LV */
+		{ "dm-2", "mpath-" WWID2 "\n" },
+		{ "dm-3", "mpath-\n" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(uuids); i++) {
+		_cleanup_free_ char *dir = xasprintf("%s/block/%s/dm", root, uuids[i][0]);
+		_cleanup_free_ char *file = xasprintf("%s/uuid", dir);
+		assert_int_equal(mkdir_p(dir, 0755), 0);
+		assert_int_equal(atomic_write_file(file, uuids[i][1], strlen(uuids[i][1])), 0);
+	}
+	_cleanup_free_ char *sda = xasprintf("%s/block/sda", root); /* a path: no dm/ */
+	assert_int_equal(mkdir_p(sda, 0755), 0);
+
+	char **w = multipath_map_wwids(root);
+	assert_non_null(w);
+	assert_non_null(w[0]);
+	assert_non_null(w[1]);
+	assert_null(w[2]);
+	bool first = strcmp(w[0], WWID1) == 0;
+	assert_string_equal(w[first ? 0 : 1], WWID1);
+	assert_string_equal(w[first ? 1 : 0], WWID2);
+	for (size_t i = 0; w[i]; i++)
+		free(w[i]);
+	free(w);
+
+	_cleanup_free_ char *none = xasprintf("%s/absent", root); /* no sysfs: no maps */
+	w = multipath_map_wwids(none);
+	assert_non_null(w);
+	assert_null(w[0]);
+	free(w);
+	test_rmdtemp(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_conf_render),
 		cmocka_unit_test(test_conf_apply_refuses_bad_wwid),
 		cmocka_unit_test(test_wwid_valid),
+		cmocka_unit_test(test_map_wwids_from_sysfs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
