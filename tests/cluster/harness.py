@@ -51,6 +51,11 @@ class HarnessError(Exception):
     pass
 
 
+# Called once each, with the cluster, when a cluster of this process is up (beside.py
+# starts its side modules then: a booting cluster takes every core by itself)
+CLUSTER_UP = []
+
+
 def log(msg):
     sys.stderr.write("[cluster %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
@@ -668,6 +673,8 @@ class Cluster:
             for g in self.guests:
                 g.ready = g.wait_ready(self.boot_timeout - (time.monotonic() - g.started))
             log("cluster of %d up in %.1fs" % (self.n, time.monotonic() - t0))
+            while CLUSTER_UP:
+                CLUSTER_UP.pop(0)(self)
         except BaseException:
             self.collect_logs()
             self.stop()
