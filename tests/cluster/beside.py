@@ -1,17 +1,18 @@
-"""Runs cluster test modules beside another one, as one ctest entry:
+"""Runs cluster test modules beside others, as one ctest entry:
 
-    python3 beside.py MAIN SIDE...   (in tests/cluster, as root)
+    python3 beside.py MAIN... -- SIDE...   (in tests/cluster, as root)
 
-MAIN runs here (as `python3 -m unittest -v MAIN`); the SIDE modules run in a child
-process (`python3 -m unittest -v SIDE...`, each line of its output prefixed
-"[beside]"), started as soon as MAIN's cluster is up: a booting cluster takes every
-core by itself, the scenarios after it leave room. Each side has its own cluster
-(its own guests, target, work dir) and cleans up as alone. The exit status is 0 only
-if both passed. Each module still runs alone with `python3 -m unittest`.
+The MAIN modules run here (as `python3 -m unittest -v MAIN...`); the SIDE modules
+run in a child process (`python3 -m unittest -v SIDE...`, each line of its output
+prefixed "[beside]"), started as soon as MAIN's first cluster is up: a booting
+cluster takes every core by itself, the scenarios after it leave room. Each side
+has its own cluster (its own guests, target, work dir) and cleans up as alone. The
+exit status is 0 only if both passed. Each module still runs alone with
+`python3 -m unittest`.
 
-What runs beside what is chosen by CPU: test_systemd's one guest beside
-test_cluster, whose three hosts mostly wait (one works at a time; the host-death
-scenario waits sanlock's 100 s). tests/CMakeLists.txt (cluster_beside) names them.
+What runs beside what is chosen by CPU: sides whose guests mostly wait beside
+mains whose guests mostly wait (one host works at a time; sanlock's host-dead
+time, multipathd's checks, queueing limits). tests/CMakeLists.txt names them.
 """
 import os
 import signal
@@ -65,18 +66,19 @@ class Side:
 
 
 def main(argv):
-    if len(argv) < 2:
-        sys.exit("usage: beside.py MAIN SIDE...")
-    side = Side(argv[1:])
+    if "--" not in argv[1:-1]:
+        sys.exit("usage: beside.py MAIN... -- SIDE...")
+    mains, sides = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    side = Side(sides)
     harness.CLUSTER_UP.append(side.start)
     try:
-        main_ok = unittest.main(module=None, argv=["beside.py", argv[0]], verbosity=2, exit=False) \
+        main_ok = unittest.main(module=None, argv=["beside.py"] + mains, verbosity=2, exit=False) \
             .result.wasSuccessful()
         side.start()  # if MAIN never had a cluster up (it failed or skipped)
         side_rc = side.wait()
     finally:
         side.stop()
-    harness.log("%s: %s; %s: %s" % (argv[0], "passed" if main_ok else "FAILED", " ".join(argv[1:]),
+    harness.log("%s: %s; %s: %s" % (" ".join(mains), "passed" if main_ok else "FAILED", " ".join(sides),
                                     "passed" if side_rc == 0 else "FAILED (exit %d)" % side_rc))
     return 0 if main_ok and side_rc == 0 else 1
 
