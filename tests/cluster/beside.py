@@ -1,11 +1,14 @@
 """Runs cluster test modules beside others, as one ctest entry:
 
-    python3 beside.py MAIN... -- SIDE...   (in tests/cluster, as root)
+    python3 beside.py [--from SCENARIO] MAIN... -- SIDE...   (in tests/cluster, as root)
 
 The MAIN modules run here (as `python3 -m unittest -v MAIN...`); the SIDE modules
 run in a child process (`python3 -m unittest -v SIDE...`, each line of its output
-prefixed "[beside]"), started as soon as MAIN's first cluster is up: a booting
-cluster takes every core by itself, the scenarios after it leave room. Each side
+prefixed "[beside]"), started as soon as MAIN's first cluster is up (a booting
+cluster takes every core by itself, the scenarios after it leave room), or with
+--from as MAIN's scenario SCENARIO (a test method's name) starts: where MAIN's
+hosts wait more than they work (a SCENARIO no MAIN module has is refused). If
+that moment never comes (MAIN failed early), the side runs after MAIN. Each side
 has its own cluster (its own guests, target, work dir) and cleans up as alone. The
 exit status is 0 only if both passed. Each module still runs alone with
 `python3 -m unittest`.
@@ -14,6 +17,7 @@ What runs beside what is chosen by CPU: sides whose guests mostly wait beside
 mains whose guests mostly wait (one host works at a time; sanlock's host-dead
 time, multipathd's checks, queueing limits). tests/CMakeLists.txt names them.
 """
+import importlib
 import os
 import signal
 import subprocess
@@ -33,10 +37,10 @@ class Side:
         self.modules = modules
         self.proc = None
 
-    def start(self, cluster=None):
+    def start(self, why):
         if self.proc is not None:
             return
-        harness.log("%s beside it: %s" % ("cluster up" if cluster else "no cluster", " ".join(self.modules)))
+        harness.log("%s: %s beside it" % (why, " ".join(self.modules)))
         # PDEATHSIG: it dies with this process even if this one is SIGKILLed (ctest's timeout)
         self.proc = subprocess.Popen([sys.executable, "-m", "unittest", "-v"] + self.modules, cwd=HERE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -66,15 +70,24 @@ class Side:
 
 
 def main(argv):
+    start_at = None
+    if argv[:1] == ["--from"]:
+        start_at, argv = argv[1], argv[2:]
     if "--" not in argv[1:-1]:
-        sys.exit("usage: beside.py MAIN... -- SIDE...")
+        sys.exit("usage: beside.py [--from SCENARIO] MAIN... -- SIDE...")
     mains, sides = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    if start_at and not any(isinstance(c, type) and issubclass(c, unittest.TestCase) and hasattr(c, start_at)
+                            for m in mains for c in vars(importlib.import_module(m)).values()):
+        sys.exit("beside.py: no scenario %s in %s" % (start_at, " ".join(mains)))
     side = Side(sides)
-    harness.CLUSTER_UP.append(side.start)
+    if start_at:
+        harness.SCENARIO_START.append(lambda name: name == start_at and side.start(name + " starts"))
+    else:
+        harness.CLUSTER_UP.append(lambda cluster: side.start("cluster up"))
     try:
         main_ok = unittest.main(module=None, argv=["beside.py"] + mains, verbosity=2, exit=False) \
             .result.wasSuccessful()
-        side.start()  # if MAIN never had a cluster up (it failed or skipped)
+        side.start("%s done" % " ".join(mains))  # if that moment never came
         side_rc = side.wait()
     finally:
         side.stop()

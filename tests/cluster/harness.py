@@ -51,9 +51,11 @@ class HarnessError(Exception):
     pass
 
 
-# Called once each, with the cluster, when a cluster of this process is up (beside.py
-# starts its side modules then: a booting cluster takes every core by itself)
+# Hooks of beside.py, which starts its side modules at one of these moments (a booting
+# cluster takes every core by itself): called once each, with the cluster, when a
+# cluster of this process is up; called with its name as each scenario starts.
 CLUSTER_UP = []
+SCENARIO_START = []
 
 
 def log(msg):
@@ -811,6 +813,8 @@ class ClusterTestCase(unittest.TestCase):
 
     def run(self, result=None):
         errors = len(result.errors) + len(result.failures) if result else 0
+        for hook in list(SCENARIO_START):
+            hook(self._testMethodName)
         t0 = time.monotonic()
         r = super().run(result)
         # what each scenario costs: the tier has a time budget (README)
