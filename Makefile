@@ -15,8 +15,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Its cluster tier (tests/cluster) runs the release tree's agent in the guests
+# (tests/CMakeLists.txt says why): `make test` builds both.
 build-asan: deps
-	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANPOOL_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANPOOL_SANITIZE=ON \
+		-DSANPOOL_CLUSTER_SANPOOLD=$(abspath $(BUILD))/agent/sanpoold >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 # libFuzzer harnesses (fuzz/README.md): clang, ASan + UBSan, their own tree.

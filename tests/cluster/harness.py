@@ -51,6 +51,13 @@ class HarnessError(Exception):
     pass
 
 
+# Hooks of beside.py, which starts its side modules at one of these moments (a booting
+# cluster takes every core by itself): called once each, with the cluster, when a
+# cluster of this process is up; called with its name as each scenario starts.
+CLUSTER_UP = []
+SCENARIO_START = []
+
+
 def log(msg):
     sys.stderr.write("[cluster %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
@@ -668,6 +675,8 @@ class Cluster:
             for g in self.guests:
                 g.ready = g.wait_ready(self.boot_timeout - (time.monotonic() - g.started))
             log("cluster of %d up in %.1fs" % (self.n, time.monotonic() - t0))
+            while CLUSTER_UP:
+                CLUSTER_UP.pop(0)(self)
         except BaseException:
             self.collect_logs()
             self.stop()
@@ -804,6 +813,8 @@ class ClusterTestCase(unittest.TestCase):
 
     def run(self, result=None):
         errors = len(result.errors) + len(result.failures) if result else 0
+        for hook in list(SCENARIO_START):
+            hook(self._testMethodName)
         t0 = time.monotonic()
         r = super().run(result)
         # what each scenario costs: the tier has a time budget (README)
