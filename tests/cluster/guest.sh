@@ -8,6 +8,7 @@
 #   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off),
 #   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
 #   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)),
+#   sp_mtu eth0's MTU (what the harness's network takes),
 #   sp_role "array": this guest is the cluster's ALUA array (lio-array.sh), not a host.
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
@@ -36,6 +37,8 @@ modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod scsi_dh_alua || fail
 hostname "$sp_hn"
 ip link set lo up
 ip link set eth0 up || fail "no eth0"
+# sp_mtu: the harness's network takes frames this large (passt: 65520; slirp: 1500)
+[ -n "$sp_mtu" ] && { ip link set eth0 mtu "$sp_mtu" || fail "mtu $sp_mtu"; }
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "guest $sp_hn: network up"
