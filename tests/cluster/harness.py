@@ -388,6 +388,7 @@ class Guest:
         ] + role + [
             "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
             "sp_libvirt=%d" % (1 if c.libvirt else 0), "sp_mtu=%d" % self.MTU[c.net],
+            "sp_san=" + os.environ.get("SANPOOL_CLUSTER_SAN", ""),
         ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else [])
           + (["sp_init=systemd", "sp_prep=" + os.path.join(HERE, "systemd-prepare.sh"),
               "sp_runner=" + os.path.join(HERE, "guest-systemd.sh")] if c.init == "systemd" else []))
