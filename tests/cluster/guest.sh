@@ -9,6 +9,7 @@
 #   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
 #   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)),
 #   sp_mtu eth0's MTU (what the harness's network takes),
+#   sp_san "QD:KB:NR" the emulated SAN's queues (below; SANPOOL_CLUSTER_SAN),
 #   sp_role "array": this guest is the cluster's ALUA array (lio-array.sh), not a host.
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
@@ -56,7 +57,8 @@ for p in $(echo "$sp_ports" | tr ',' ' '); do
 	iscsiadm -m node -o new -T "$sp_iqn" -p "10.0.2.2:$p" || fail "iscsi node $p"
 done
 # sp_san "QD:KB:NR": the emulated SAN's queues (QD commands per path, requests of at most
-# KB KiB, NR requests queued on the multipath map; empty: the kernel's defaults)
+# KB KiB, NR requests queued on the multipath map; empty: the kernel's defaults). KB below
+# 1024 made sanlock's 1 MiB reads fail in the guests (tests/cluster/README.md)
 IFS=: read -r san_qd san_kb san_nr <<EOF
 $sp_san
 EOF

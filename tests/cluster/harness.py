@@ -408,16 +408,16 @@ class Guest:
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
                                      start_new_session=True)
 
-    # the guest's eth0 MTU: passt takes 64 KiB frames (one per iSCSI PDU, not ~45)
+    # the guest's eth0 MTU on each network (passt takes frames of up to 65520 bytes)
     MTU = {"user": 1500, "passt": 65520}
 
     def netdev(self, fwds):
         """qemu's -netdev for the guest (10.0.2.15/24, gateway 10.0.2.2 = this machine's
         loopback), each (outside port, guest port) of fwds forwarded from 127.0.0.1 outside.
-        "user": qemu's slirp. "passt": a passt process per guest (Debian package passt), qemu
-        connected to its UNIX socket; it maps the gateway to loopback as slirp does, but hands
-        the guest's TCP to the host's own stack (no emulated TCP with slirp's 200 ms timers)
-        and takes 64 KiB frames (docs/benchmarks.md, "The emulated SAN")."""
+        "user": qemu's slirp (the default). "passt": a passt process per guest (Debian package
+        passt), qemu connected to its UNIX socket; it maps the gateway to loopback as slirp
+        does and hands the guest's TCP to this machine's own stack. Measured no faster than
+        slirp (bench/san_probe.py; docs/benchmarks.md, "The emulated SAN, idle")."""
         if self.cluster.net == "user":
             return ["-netdev", "user,id=n0," + ",".join("hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % f for f in fwds)]
         # passt drops root for nobody before it binds its socket: a directory nobody may write;
