@@ -8,6 +8,8 @@
 #   sp_sanlock the sanlock io_timeout (seconds; 0: no sanlock daemon, leases off),
 #   sp_libvirt 1: virtlogd + libvirtd run and sanpoold watches the VMs (libvirt = yes),
 #   sp_conf more sanpoold.conf keys: key:value,key:value (Cluster(conf=...)),
+#   sp_mtu eth0's MTU (what the harness's network takes),
+#   sp_san "QD:KB:NR" the emulated SAN's queues (below; SANPOOL_CLUSTER_SAN),
 #   sp_role "array": this guest is the cluster's ALUA array (lio-array.sh), not a host.
 # The harness's per-guest directory is mounted read-write at /io (9p tag "io"):
 # sanpoold.log and guest.log go there, and /io/cmd/N.sh are run, one at a time,
@@ -36,6 +38,8 @@ modprobe -a virtio_net dm-mod dm-multipath iscsi_tcp sd_mod scsi_dh_alua || fail
 hostname "$sp_hn"
 ip link set lo up
 ip link set eth0 up || fail "no eth0"
+# sp_mtu: the harness's network takes frames this large (passt: 65520; slirp: 1500)
+[ "${sp_mtu:-1500}" != 1500 ] && { ip link set eth0 mtu "$sp_mtu" || fail "mtu $sp_mtu"; }
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "guest $sp_hn: network up"
@@ -52,10 +56,20 @@ iscsid || fail "iscsid"
 for p in $(echo "$sp_ports" | tr ',' ' '); do
 	iscsiadm -m node -o new -T "$sp_iqn" -p "10.0.2.2:$p" || fail "iscsi node $p"
 done
+# sp_san "QD:KB:NR": the emulated SAN's queues (QD commands per path, requests of at most
+# KB KiB, NR requests queued on the multipath map; empty: the kernel's defaults). KB below
+# 1024 made sanlock's 1 MiB reads fail in the guests (tests/cluster/README.md)
+IFS=: read -r san_qd san_kb san_nr <<EOF
+$sp_san
+EOF
+[ -n "$san_qd" ] && { iscsiadm -m node -o update -n node.session.queue_depth -v "$san_qd" || fail "queue depth"; }
 iscsiadm -m node -L all || fail "iscsi login"
 say "guest $sp_hn: iscsi logged in"
 
 cp "$sp_mpconf" /etc/multipath.conf || fail "multipath.conf"
+# the request size through multipathd, which sets it on the paths before it makes or
+# reloads the map (a map's request larger than a path's limit fails)
+[ -n "$san_kb" ] && { sed -i "s/^defaults {/defaults {\n\tmax_sectors_kb $san_kb/" /etc/multipath.conf || fail "max_sectors_kb"; }
 multipathd || fail "multipathd"
 udevadm settle --timeout=60
 i=0
@@ -67,6 +81,10 @@ while :; do
 	sleep 0.2
 done
 udevadm settle --timeout=60
+[ -n "$sp_san" ] && for d in /sys/block/dm-* /sys/block/sd*; do
+	case $d in */dm-*) [ -n "$san_nr" ] && { echo "$san_nr" > "$d/queue/nr_requests" || fail "nr_requests ${d##*/}"; } ;; esac
+	echo "${d##*/}: $(cat $d/queue/scheduler) qd=$(cat $d/device/queue_depth 2>/dev/null) kb=$(cat $d/queue/max_sectors_kb) nr=$(cat $d/queue/nr_requests)"
+done
 say "guest $sp_hn: multipath ready"
 
 sanlock_conf="sanlock = no"

@@ -25,6 +25,7 @@ import http.client
 import json
 import lzma
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -336,9 +337,9 @@ class LioArray:
         """The portals as the host guests reach them."""
         return ["10.0.2.2:%d" % p for p in self.ports]
 
-    def hostfwd(self):
-        return ",".join("hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % (p, gp)
-                        for p, gp in zip(self.ports, self.GUEST_PORTS))
+    def forwards(self):
+        """(port outside on 127.0.0.1, port in the array guest) for each portal."""
+        return list(zip(self.ports, self.GUEST_PORTS))
 
     def set_states(self, **states):
         """set_states(ctrl_a="active/non-optimized", ctrl_b="active/optimized"): an implicit
@@ -373,15 +374,18 @@ class Guest:
         self.ready = None  # what wait_ready returned
         self.seq = 0
         self._conn = None
+        self.passt = None
 
     def start(self):
         c = self.cluster
         if self.role == "array":
             role = ["sp_role=array", "sp_array_iqn=" + LioArray.IQN, "sp_array_size=%d" % c.lun_size]
-            fwd = c.target.hostfwd()
+            fwds = c.target.forwards()
         else:
             role = ["sp_iqn=" + c.target.IQN, "sp_ports=" + ",".join(str(p) for p in c.target.ports)]
-            fwd = "hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7447" % self.port
+            fwds = [(self.port, 7447)]
+        if self.nfs_port:
+            fwds.append((self.nfs_port, 2049))
         append = " ".join([
             # mitigations=off: speculation barriers only cost an emulated CPU (~20% per command)
             "console=ttyS0", "quiet", "mitigations=off", "panic=-1", "net.ifnames=0",
@@ -390,7 +394,8 @@ class Guest:
             "sp_bin=" + c.sanpoold, "sp_hn=" + self.name, "sp_hid=%d" % self.host_id,
         ] + role + [
             "sp_pki=" + c.pki, "sp_sanlock=%d" % c.sanlock_io_timeout,
-            "sp_libvirt=%d" % (1 if c.libvirt else 0),
+            "sp_libvirt=%d" % (1 if c.libvirt else 0), "sp_mtu=%d" % self.MTU[c.net],
+            "sp_san=" + os.environ.get("SANPOOL_CLUSTER_SAN", ""),
         ] + (["sp_conf=" + ",".join("%s:%s" % kv for kv in sorted(c.conf.items()))] if c.conf else [])
           + (["sp_init=systemd", "sp_prep=" + os.path.join(HERE, "systemd-prepare.sh"),
               "sp_runner=" + os.path.join(HERE, "guest-systemd.sh")] if c.init == "systemd" else []))
@@ -401,8 +406,7 @@ class Guest:
             "-kernel", c.kernel, "-initrd", c.initrd, "-append", append,
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", "local,path=%s,mount_tag=io,security_model=none" % self.dir,
-            "-netdev", "user,id=n0," + fwd
-            + (",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:2049" % self.nfs_port if self.nfs_port else ""),
+        ] + self.netdev(fwds) + [
             "-device", "virtio-net-pci,netdev=n0",
         ]
         self.qemu_log = open(os.path.join(self.dir, "qemu.log"), "wb")
@@ -410,6 +414,37 @@ class Guest:
         self.proc = subprocess.Popen(argv, stdout=self.qemu_log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
                                      start_new_session=True)
+
+    # the guest's eth0 MTU on each network (passt takes frames of up to 65520 bytes)
+    MTU = {"user": 1500, "passt": 65520}
+
+    def netdev(self, fwds):
+        """qemu's -netdev for the guest (10.0.2.15/24, gateway 10.0.2.2 = this machine's
+        loopback), each (outside port, guest port) of fwds forwarded from 127.0.0.1 outside.
+        "user": qemu's slirp (the default). "passt": a passt process per guest (Debian package
+        passt), qemu connected to its UNIX socket; it maps the gateway to loopback as slirp
+        does and hands the guest's TCP to this machine's own stack. Measured no faster than
+        slirp (bench/san_probe.py; docs/benchmarks.md, "The emulated SAN, idle")."""
+        if self.cluster.net == "user":
+            return ["-netdev", "user,id=n0," + ",".join("hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % f for f in fwds)]
+        # passt drops root for nobody before it binds its socket: a directory nobody may write;
+        # it ends with qemu's connection (--one-off), so also when qemu dies with the harness
+        sockdir = os.path.join(self.dir, "passt")
+        os.makedirs(sockdir, exist_ok=True)
+        os.chown(sockdir, pwd.getpwnam("nobody").pw_uid, -1)
+        sock = os.path.join(sockdir, "sock")
+        argv = ["passt", "--foreground", "--one-off", "--ipv4-only", "--quiet", "--socket", sock,
+                "--address", "10.0.2.15", "--netmask", "24", "--gateway", "10.0.2.2",
+                "--mtu", str(self.MTU["passt"]), "--dns", "none", "--udp-ports", "none",
+                "--tcp-ports", ",".join("127.0.0.1/%d:%d" % f for f in fwds) if fwds else "none"]
+        self.passt_log = open(os.path.join(self.dir, "passt.log"), "wb")
+        self.passt = subprocess.Popen(argv, stdout=self.passt_log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                      start_new_session=True)
+        poll(lambda: os.path.exists(sock) or self.passt.poll() is not None, "passt's socket", timeout=20)
+        if self.passt.poll() is not None:
+            raise HarnessError("%s: passt exited: %s" % (self.name, self.read("passt.log")))
+        return ["-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path=" + sock]
 
     def read(self, name, tail=None):
         try:
@@ -580,6 +615,11 @@ class Guest:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self.passt is not None and self.passt.poll() is None:
+            self.passt.kill()  # if qemu never connected
+        if self.passt is not None:
+            self.passt.wait()
+        self.passt = None
 
 
 class Cluster:
@@ -587,7 +627,7 @@ class Cluster:
 
     def __init__(self, n=None, lun_size=4 * GiB, sanpoold=None, boot_timeout=None, extra_targets=None,
                  sanlock_io_timeout=0, nfs_server=None, memory_mib=768, libvirt=False, conf=None,
-                 array=None, multipath_overrides=None, init="script"):
+                 array=None, multipath_overrides=None, init="script", net=None):
         self.n = n or int(os.environ.get("SANPOOL_CLUSTER_GUESTS", "3"))
         # "lio": the LUN comes from an ALUA array guest (LioArray) instead of tgtd outside
         self.array = array
@@ -607,6 +647,10 @@ class Cluster:
         # "script": guest.sh is PID 1 and starts everything, sanpoold from the build tree;
         # "systemd": systemd is PID 1 (systemd-prepare.sh, guest-systemd.sh), no sanpoold
         self.init = init
+        # the guests' network to this machine's loopback (the SAN's path): Guest.netdev
+        self.net = net or os.environ.get("SANPOOL_CLUSTER_NET", "user")
+        if self.net not in Guest.MTU:
+            raise HarnessError("net %r: one of %s" % (self.net, ", ".join(sorted(Guest.MTU))))
         self.extra_targets = extra_targets  # see Target
         self.sanpoold = os.path.abspath(sanpoold or os.environ.get("SANPOOLD")
                                         or os.path.join(ROOT, "build", "agent", "sanpoold"))
