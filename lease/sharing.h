@@ -6,7 +6,8 @@
  * and adding a device check.
  *
  * A thread refreshes every pool every SHARING_PERIOD_MS: this host's list is
- * asked afresh from multipathd (and published only when it changed), the
+ * read afresh from sysfs, the maps multipathd made (and published only when
+ * it changed), the
  * live hosts from sanlock, their reports from storage. With leases off
  * (sanlock = no) this host manages its pools alone: it is their only host,
  * and publishes nothing. The first refresh is done at start, before the API
