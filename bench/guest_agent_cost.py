@@ -75,22 +75,7 @@ def measure(binary):
                timed(lambda: [done(g.request("DELETE", "%s/%s" % (imgs, i))) for i in made]), "s")
         ok(*g.request("DELETE", "/v1/domains/" + dom["uuid"]), 202)
 
-        def restart():
-            g.run("pid=$(cat /run/sanpoold.pid); kill -TERM $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; "
-                  "done; setsid %s --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 < /dev/null & "
-                  "echo $! > /run/sanpoold.pid" % binary, check=True)
-            g._close()
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if g.get("/v1/host")[0] == 200:
-                        return
-                except OSError:
-                    g._close()
-                if time.monotonic() > deadline:
-                    raise AssertionError("agent not back")
-                time.sleep(0.05)
-        figure("agent_restart_to_api_s_" + tree, timed(restart), "s")
+        figure("agent_restart_to_api_s_" + tree, timed(lambda: g.restart_agent(binary, poll_s=0.05)), "s")
 
         # idle in a pool: the lockspace joined, nothing asked (the domain's removal is a task)
         poll(lambda: g.get("/v1/domains") == (200, []), "the LUN free again")

@@ -533,6 +533,27 @@ class Guest:
             raise HarnessError("%s: %r exited %d: %s" % (self.name, script, rc, out))
         return rc, out
 
+    def restart_agent(self, sanpoold=None, forget_links=False, poll_s=0.2, timeout=120):
+        """Stops sanpoold (SIGTERM, as systemd would) and starts sanpoold (default: the
+        cluster's) again with the same config; with forget_links, its run-time links go
+        first (as after a reboot). Returns once its API answers (checked every poll_s)."""
+        self.run("pid=$(cat /run/sanpoold.pid); kill -TERM $pid; "
+                 "while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
+                 + ("rm -rf /run/sanpool/storage; " if forget_links else "")
+                 + "setsid %s --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 < /dev/null & "
+                 "echo $! > /run/sanpoold.pid" % (sanpoold or self.cluster.sanpoold), check=True)
+        self._close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.get("/v1/host")[0] == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                self._close()
+            if time.monotonic() > deadline:
+                raise HarnessError("%s: sanpoold not back within %ds" % (self.name, timeout))
+            time.sleep(poll_s)
+
     # --- API -------------------------------------------------------------------------
     def _close(self):
         if self._conn is not None:

@@ -27,7 +27,6 @@ one boot instead of one per file keeps the tier short).
 Run by hand: python3 tests/cluster/test_cluster.py  (root; SANPOOL_CLUSTER_GUESTS=N,
 SANPOOLD=path to the daemon; default build/agent/sanpoold).
 """
-import http.client
 import json
 import os
 import re
@@ -36,7 +35,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ClusterTestCase, GiB, MiB  # noqa: E402
+from harness import ClusterTestCase, GiB, HarnessError, MiB  # noqa: E402
 
 
 def lvm_config(dev):
@@ -118,24 +117,11 @@ class ClusterTest(ClusterTestCase):
         return out
 
     def restart_agent(self, host):
-        """Stops sanpoold on host (SIGTERM, as systemd would), removes its run-time links, and
-        starts it again; returns once its API answers."""
-        script = ("pid=$(cat /run/sanpoold.pid); kill -TERM $pid; "
-                  "while kill -0 $pid 2>/dev/null; do sleep 0.1; done; "
-                  "rm -rf /run/sanpool/storage; "
-                  "setsid %s --config /run/sanpoold.conf >> /io/sanpoold.log 2>&1 < /dev/null & "
-                  "echo $! > /run/sanpoold.pid" % self.cluster.sanpoold)
-        host.run(script, check=True)
-        host._close()
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if host.get("/v1/host")[0] == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                host._close()
-            self.assertLess(time.monotonic(), deadline, "%s: sanpoold not back" % host.name)
-            time.sleep(0.2)
+        """Restarts sanpoold on host without its run-time links; returns once its API answers."""
+        try:
+            host.restart_agent(forget_links=True)
+        except HarnessError as e:
+            self.fail(str(e))
 
     def getsize(self, host, path):
         rc, out = host.run("blockdev --getsize64 %s" % path, check=True)
