@@ -78,6 +78,11 @@ def cpu_times(host):
     return v[0] + v[1] + v[2] + v[5] + v[6], v[3], v[4]
 
 
+def extends_made(host, volume):
+    """How many extends of volume host's thin monitor has made (its recent extends)."""
+    return sum(1 for e in thinvm.thin_state(host)["recent_extends"] if e["volume"] == volume)
+
+
 # SANPOOL_BENCH_THIN_WRITER=guest: the pieces are written by a loop inside the guest (one
 # `virsh qemu-monitor-command` after the other, no round trip through the harness's command
 # channel and the API between two pieces), so that smaller pieces (less written data in flight
@@ -102,7 +107,7 @@ def write_in_guest(host, name, volume, wanted, max_s, piece, out):
              check=True)
     deadline = time.monotonic() + max_s
     while time.monotonic() < deadline:
-        if sum(1 for e in thinvm.thin_state(host)["recent_extends"] if e["volume"] == volume) >= wanted:
+        if extends_made(host, volume) >= wanted:
             break
         time.sleep(0.5)
     host.run("touch /run/%s.stop" % name, check=True)
@@ -126,8 +131,7 @@ def run_vm(host, dom, image, volume, name, wanted, max_s, piece, out):
             t0 = time.monotonic()
             off = 0
             while time.monotonic() - t0 < max_s:
-                n = sum(1 for e in thinvm.thin_state(host)["recent_extends"] if e["volume"] == volume)
-                if n >= wanted:
+                if extends_made(host, volume) >= wanted:
                     break
                 thinvm.qemu_io(host, name, "write -P 0x5a %d %d" % (off, piece))
                 off += piece
